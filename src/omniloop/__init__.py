@@ -1,0 +1,3 @@
+"""OmniLoop: closed-loop customer-lifecycle marketing for banks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,128 @@
+"""One error type for the whole platform and the handlers that render it.
+
+Every error reaches the client as ``{"error": {"code", "message", "message_zh", "message_en", "details"}}``
+where ``message`` is in the request's language (Accept-Language; Chinese by default).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from omniloop.core.i18n import negotiate
+
+
+class OmniloopError(Exception):
+    code = "error"
+    status = 400
+    message_zh = "请求错误"
+    message_en = "Bad request"
+
+    def __init__(
+        self,
+        message_zh: str | None = None,
+        message_en: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        details: Any = None,
+    ) -> None:
+        self.message_zh = message_zh or self.message_zh
+        self.message_en = message_en or self.message_en
+        self.code = code or self.code
+        self.status = status or self.status
+        self.details = details
+        super().__init__(self.message_en)
+
+
+class NotFound(OmniloopError):
+    code, status, message_zh, message_en = "not_found", 404, "记录不存在", "Not found"
+
+
+class Conflict(OmniloopError):
+    code, status, message_zh, message_en = "conflict", 409, "数据冲突", "Conflict"
+
+
+class ValidationFailed(OmniloopError):
+    code, status, message_zh, message_en = "validation_error", 422, "输入校验失败", "Validation failed"
+
+
+class Unauthenticated(OmniloopError):
+    code, status, message_zh, message_en = "unauthenticated", 401, "请先登录", "Authentication required"
+
+
+class Forbidden(OmniloopError):
+    code, status, message_zh, message_en = "forbidden", 403, "无权执行此操作", "Permission denied"
+
+
+def error_body(code: str, message_zh: str, message_en: str, details: Any, lang: str) -> dict:
+    return {
+        "error": {
+            "code": code,
+            "message": message_en if lang == "en" else message_zh,
+            "message_zh": message_zh,
+            "message_en": message_en,
+            "details": details,
+        }
+    }
+
+
+def _lang(request: Request) -> str:
+    return negotiate(request.headers.get("accept-language"))
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict]:
+    details = []
+    for err in exc.errors():
+        details.append(
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "type": err.get("type"),
+                "msg": err.get("msg"),
+            }
+        )
+    return details
+
+
+_HTTP_MESSAGES = {
+    401: ("unauthenticated", "请先登录", "Authentication required"),
+    403: ("forbidden", "无权执行此操作", "Permission denied"),
+    404: ("not_found", "资源不存在", "Not found"),
+    405: ("method_not_allowed", "不支持的请求方法", "Method not allowed"),
+    413: ("payload_too_large", "请求体过大", "Payload too large"),
+    415: ("unsupported_media_type", "不支持的内容类型", "Unsupported media type"),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OmniloopError)
+    async def _omniloop_error(request: Request, exc: OmniloopError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(
+            error_body(exc.code, exc.message_zh, exc.message_en, exc.details, _lang(request)),
+            status_code=exc.status,
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            error_body(
+                "validation_error", "输入校验失败", "Validation failed", _validation_details(exc), _lang(request)
+            ),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, zh, en = _HTTP_MESSAGES.get(exc.status_code, ("http_error", "请求错误", "Request error"))
+        detail = exc.detail if isinstance(exc.detail, str | dict | list) else None
+        return JSONResponse(
+            error_body(code, zh, en, detail, _lang(request)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

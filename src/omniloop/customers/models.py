@@ -1,0 +1,53 @@
+"""Customer master data (客户主数据) and its monthly history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from omniloop.core.db import Base, BigIntPK, UTCDateTime, utcnow
+
+
+class Customer(Base):
+    """One retail/corporate customer. Money is integer fen (分)."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    customer_no: Mapped[str] = mapped_column(String(32), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    rm_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    gender: Mapped[str | None] = mapped_column(String(1))  # M / F
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    id_number: Mapped[str | None] = mapped_column(String(32))
+    risk_level: Mapped[str | None] = mapped_column(String(2))  # KYC R1..R5
+    segment: Mapped[str] = mapped_column(String(20), default="retail")  # retail/private/corporate/small_business
+    deposit_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    wealth_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    fund_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    insurance_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    loan_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    has_credit_card: Mapped[bool] = mapped_column(Boolean, default=False)
+    credit_card_activated: Mapped[bool] = mapped_column(Boolean, default=False)
+    aum_fen: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
+    app_logins_month: Mapped[int] = mapped_column(Integer, default=0)
+    first_account_date: Mapped[date | None] = mapped_column(Date)
+    payroll_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    lifecycle_stage: Mapped[str | None] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CustomerMonthly(Base):
+    """Month-end AUM and that month's app logins (MAU activity), one row a customer a month."""
+
+    __tablename__ = "customer_monthly"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # first day of the month
+    aum_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    app_logins: Mapped[int] = mapped_column(Integer, default=0)

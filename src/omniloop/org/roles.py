@@ -1,0 +1,66 @@
+"""Roles (角色), what each may do, and how far each sees into the customer base.
+
+Kept in code rather than a table: a role's permissions are part of the platform's security design and
+change with a release, reviewed like code.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    admin = "admin"  # 平台管理员
+    operator = "operator"  # 总行营销运营
+    branch_manager = "branch_manager"  # 分/支行管理者
+    rm = "rm"  # 客户经理/理财经理
+    approver = "approver"  # 会签人
+    analyst = "analyst"  # 数据分析师
+
+
+class Permission(StrEnum):
+    customers_read = "customers.read"
+    customers_write = "customers.write"
+    customers_pii = "customers.pii"  # see name, phone and ID number unmasked
+    orgs_read = "orgs.read"
+    orgs_manage = "orgs.manage"
+    users_manage = "users.manage"
+    audit_read = "audit.read"
+    jobs_read = "jobs.read"
+    jobs_manage = "jobs.manage"
+
+
+@dataclass(frozen=True)
+class RoleInfo:
+    name_zh: str
+    name_en: str
+    permissions: frozenset[Permission]
+    assigned_customers_only: bool = False  # an RM sees the customers assigned to them (管户), not the whole org
+
+
+_P = Permission
+ROLES: dict[Role, RoleInfo] = {
+    Role.admin: RoleInfo("平台管理员", "Platform admin", frozenset(Permission)),
+    Role.operator: RoleInfo(
+        "总行营销运营", "Head-office marketing operator",
+        frozenset({_P.customers_read, _P.customers_write, _P.orgs_read, _P.jobs_read}),
+    ),
+    Role.branch_manager: RoleInfo(
+        "分支行管理者", "Branch manager", frozenset({_P.customers_read, _P.orgs_read, _P.jobs_read})
+    ),
+    Role.rm: RoleInfo(
+        "客户经理", "Relationship manager", frozenset({_P.customers_read, _P.orgs_read}),
+        assigned_customers_only=True,
+    ),
+    Role.approver: RoleInfo("会签人", "Approver", frozenset({_P.orgs_read})),
+    Role.analyst: RoleInfo(
+        "数据分析师", "Data analyst", frozenset({_P.customers_read, _P.orgs_read, _P.jobs_read})
+    ),
+}
+
+
+def role_info(role: str) -> RoleInfo:
+    return ROLES[Role(role)]
+
+
+def has_permission(role: str, permission: Permission) -> bool:
+    return permission in role_info(role).permissions
