@@ -15,7 +15,7 @@ from omniloop import __version__
 from omniloop.core.audit_router import router as audit_router
 from omniloop.core.clock import Clock
 from omniloop.core.db import get_engine, session_factory
-from omniloop.core.errors import install_error_handlers
+from omniloop.core.errors import document_errors, install_error_handlers
 from omniloop.core.observability import REGISTRY, RequestContextMiddleware, configure_logging
 from omniloop.customers.router import router as customers_router
 from omniloop.jobs.router import router as jobs_router
@@ -69,6 +69,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
         return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     _mount_console(app, settings.web_dist or REPO_WEB_DIST)
+
+    default_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(default_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
 
 

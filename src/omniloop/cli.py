@@ -18,6 +18,13 @@ load_app = typer.Typer(help="Bulk loads", no_args_is_help=True, pretty_exception
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(load_app, name="load")
+# `omniloop demo` runs the demo; `omniloop demo generate` writes benchmark files: a group whose callback
+# does the work when no subcommand is given.
+demo_app = typer.Typer(help="Demo bank (演示银行): `omniloop demo` runs it; `demo generate` writes benchmark data",
+                       invoke_without_command=True, pretty_exceptions_enable=False)
+app.add_typer(demo_app, name="demo")
+jobs_app = typer.Typer(help="Background jobs (作业)", no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(jobs_app, name="jobs")
 console = Console()
 
 
@@ -60,6 +67,81 @@ def serve(
     if upgrade_db:
         upgrade(_url())
     uvicorn.run(create_app(), host=host, port=port, log_config=None)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="jobs run at the same time")] = 1,
+    once: Annotated[bool, typer.Option("--once", help="run the jobs due now, then exit")] = False,
+    poll: Annotated[float | None, typer.Option(min=0.05, help="seconds between polls when idle")] = None,
+    upgrade_db: Annotated[bool, typer.Option("--upgrade/--no-upgrade")] = True,
+) -> None:
+    """Run a job worker until SIGTERM / SIGINT (many may run against one PostgreSQL database)."""
+    from omniloop.core.migrate import upgrade
+    from omniloop.core.observability import configure_logging
+    from omniloop.jobs.worker import run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if upgrade_db:
+        upgrade(_url())
+    run_worker(concurrency=concurrency, once=once, poll_seconds=poll)
+
+
+@jobs_app.command("enqueue")
+def jobs_enqueue(
+    name: str,
+    args: Annotated[str, typer.Option("--args", help="job arguments as a JSON object")] = "{}",
+    key: Annotated[str | None, typer.Option("--key", help="idempotency key: enqueue at most once")] = None,
+    delay: Annotated[float, typer.Option(min=0, help="seconds from now before it may run")] = 0,
+    priority: Annotated[int, typer.Option(help="lower runs first")] = 100,
+    max_attempts: Annotated[int, typer.Option(min=1)] = 5,
+) -> None:
+    """Enqueue job NAME (e.g. system.noop)."""
+    from datetime import timedelta
+
+    from omniloop.core.db import session_scope, utcnow
+    from omniloop.core.errors import OmniloopError
+    from omniloop.core.migrate import upgrade
+    from omniloop.jobs import service
+
+    try:
+        parsed = json.loads(args)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--args") from exc
+    upgrade(_url())
+    try:
+        with session_scope() as session:
+            job = service.enqueue(session, name=name, args=parsed, idempotency_key=key, priority=priority,
+                                  max_attempts=max_attempts, run_at=utcnow() + timedelta(seconds=delay))
+            job_id, status = job.id, job.status
+    except OmniloopError as exc:
+        raise typer.BadParameter(exc.message_en, param_hint="--args") from exc
+    console.print(f"job {job_id} {name} {status}")
+
+
+@jobs_app.command("list")
+def jobs_list(
+    status: Annotated[str | None, typer.Option(help="queued, running, succeeded, failed, cancelled")] = None,
+    name: Annotated[str | None, typer.Option(help="exact job name")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """List the most recent jobs."""
+    from rich import box
+    from rich.table import Table
+
+    from omniloop.core.db import session_scope
+    from omniloop.jobs import service
+
+    # Fits 80 columns: the last error is cut short here; GET /api/jobs/{id} has the whole traceback.
+    table = Table("id", "name", "status", "tries", "run at (UTC)", "last error", box=box.SIMPLE_HEAD)
+    with session_scope() as session:
+        for job in service.list_jobs(session, status=status, name=name, limit=limit):
+            error = ((job.error or "").strip().splitlines() or [""])[-1]
+            error = error[:23] + "…" if len(error) > 24 else error
+            table.add_row(str(job.id), job.name, job.status, f"{job.attempts}/{job.max_attempts}",
+                          job.run_at.strftime("%m-%d %H:%M:%S"), error)
+    console.print(table)
 
 
 @app.command()
@@ -139,3 +221,164 @@ def users_set_password(
             raise typer.BadParameter(f"no user {username}")
         service.set_password(session=session, user=user, password=password, actor=SYSTEM)
     console.print("password set")
+
+
+def _rows_progress():
+    """A Rich progress bar for row counts (the total may be unknown)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=False)
+
+
+@load_app.command("customers")
+def load_customers_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help=".csv, .parquet or .xlsx")],
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="load the valid rows, report the others")] = False,
+) -> None:
+    """Upsert customers from FILE (columns: see omniloop.customers.loader). Exit code 1 if nothing loaded."""
+    from rich.table import Table
+
+    from omniloop.core.db import session_scope
+    from omniloop.core.errors import OmniloopError
+    from omniloop.core.migrate import upgrade
+    from omniloop.customers.loader import load_customers
+
+    upgrade(_url())
+    with _rows_progress() as bar, session_scope() as session:
+        task = bar.add_task(f"loading {file.name}", total=None)
+
+        def advance(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=max(total or 0, done) or None)
+
+        try:
+            report = load_customers(session=session, path=file, skip_invalid=skip_invalid, progress=advance)
+        except OmniloopError as exc:
+            console.print(f"[red]{exc.message_zh} / {exc.message_en}[/red]")
+            raise typer.Exit(1) from exc
+    if report.errors:
+        table = Table("row 行", "column 列", "error 错误", title=f"{report.error_count} errors")
+        for error in report.errors[:50]:
+            table.add_row(str(error.row), error.column or "", f"{error.message_zh}\n{error.message_en}")
+        console.print(table)
+        if report.error_count > 50:
+            console.print(f"… {report.error_count - 50} more")
+    summary = (f"read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
+               f"skipped {report.skipped}, errors {report.error_count} in {report.seconds:.1f} s")
+    if report.ignored_columns:
+        console.print(f"ignored columns: {', '.join(report.ignored_columns)}")
+    if not report.loaded:
+        console.print(f"[red]nothing loaded 未导入任何数据[/red] — {summary}")
+        raise typer.Exit(1)
+    console.print(f"[green]loaded 导入完成[/green] — {summary}")
+
+
+@demo_app.command("generate")
+def demo_generate(
+    out: Annotated[Path, typer.Option("--out", help="directory for customers.parquet and customer_monthly.parquet")],
+    customers: Annotated[int, typer.Option(min=1, help="number of customers")] = 10_000_000,
+    seed: int = 42,
+    chunk: Annotated[int, typer.Option(min=10_000, help="customers per Parquet row group")] = 500_000,
+) -> None:
+    """Write the demo bank's customers and monthly history to Parquet (benchmark data)."""
+    from omniloop.demo.parquet import generate_parquet
+
+    with _rows_progress() as bar:
+        task = bar.add_task("generating", total=customers)
+        summary = generate_parquet(out, customers=customers, seed=seed, chunk=chunk,
+                                   progress=lambda done, _total: bar.update(task, completed=done))
+    for path in (summary.customers_path, summary.monthly_path):
+        console.print(f"{path}  {path.stat().st_size / 2**20:,.0f} MiB")
+    console.print(f"[green]{summary.customers:,} customers and {summary.monthly_rows:,} monthly rows in "
+                  f"{summary.seconds:.1f} s[/green] ({summary.customers / max(summary.seconds, 1e-9):,.0f} customers/s)")
+
+
+@demo_app.callback(invoke_without_command=True)
+def demo(
+    ctx: typer.Context,
+    customers: Annotated[int, typer.Option(min=0, help="customers to generate into an empty database")] = 20_000,
+    port: int = 8000,
+    host: str = "127.0.0.1",
+    seed: int = 42,
+) -> None:
+    """Run the demo: migrate, seed the demo bank if the database is empty, serve API + console + one worker."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import threading
+
+    import uvicorn
+    from rich.table import Table
+
+    from omniloop.app import create_app
+    from omniloop.core.db import get_engine, session_scope
+    from omniloop.core.errors import OmniloopError
+    from omniloop.core.migrate import upgrade
+    from omniloop.demo.layout import build_layout
+    from omniloop.demo.seed import seed_demo
+    from omniloop.jobs.worker import start_background_worker
+    from omniloop.org.roles import role_info
+
+    url = _url()
+    upgrade(url)
+    engine = get_engine()
+    with _rows_progress() as bar, session_scope(engine) as session:
+        task = bar.add_task("seeding", total=customers)
+        try:
+            summary = seed_demo(session, customers=customers, seed=seed,
+                                progress=lambda done, _total: bar.update(task, completed=done))
+        except OmniloopError as exc:
+            console.print(f"[red]{exc.message_zh} / {exc.message_en}[/red]")
+            raise typer.Exit(1) from exc
+        bar.update(task, completed=customers)
+    if summary.created:
+        console.print(f"[green]demo bank created[/green]: {summary.orgs} orgs, {summary.users} users, "
+                      f"{summary.customers:,} customers, {summary.monthly_rows:,} monthly rows in {summary.seconds:.1f} s")
+    else:
+        console.print(f"demo bank already there: {summary.customers:,} customers ({url})")
+    org_names = {org.code: org.name for org in build_layout(seed).orgs}
+    logins = Table("username 用户名", "password 密码", "role 角色", "org 机构", title="demo logins 演示账号")
+    for login in summary.logins:
+        info = role_info(login.role)
+        logins.add_row(login.username, summary.password, f"{info.name_zh} / {info.name_en}", org_names[login.org_code])
+    console.print(logins)
+    console.print(f"[bold]OmniLoop demo: http://{host}:{port}/[/bold]  (API docs: http://{host}:{port}/docs)")
+
+    stop = threading.Event()
+    worker_thread = start_background_worker(engine, stop)
+    try:
+        uvicorn.run(create_app(engine=engine), host=host, port=port, log_config=None)
+    finally:
+        stop.set()
+        worker_thread.join(timeout=30)
+
+
+# ---- benchmarks (`omniloop bench NAME --json FILE`) ------------------------------------------------------
+bench_app = typer.Typer(help="Benchmarks (基准测试), each against a reference engine in the same run",
+                        no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("audience")
+def bench_audience(
+    customers: Annotated[int, typer.Option(min=1, help="demo customers to generate and index")] = 1_000_000,
+    json_file: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+    engines: Annotated[str, typer.Option(help="comma-separated: bitmap, duckdb, postgres")] = (
+        "bitmap,duckdb,postgres"),
+    seed: int = 42,
+    repetitions: Annotated[int, typer.Option(min=1, help="timed runs of each expression")] = 30,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="directory with the demo Parquet of `omniloop demo generate` (default: generated)")] = None,
+) -> None:
+    """Live audience estimates: bitmap index vs DuckDB SQL (and PostgreSQL with OMNILOOP_BENCH_DATABASE_URL)."""
+    from omniloop.bench import audience
+
+    chosen = tuple(e.strip() for e in engines.split(",") if e.strip())
+    result = audience.run(customers, json_path=json_file, engines=chosen, seed=seed, repetitions=repetitions,
+                          data_dir=data_dir, log=console.print)
+    for engine, numbers in result["results"].items():
+        if "skipped" in numbers:
+            console.print(f"{engine:9s} skipped: {numbers['skipped']}")
+        else:
+            console.print(f"{engine:9s} p50 {numbers['p50_ms']:9.2f} ms  p95 {numbers['p95_ms']:9.2f} ms  "
+                          f"build {numbers['build_s']:7.1f} s  {numbers['memory_mb']:8.1f} MB")
+    console.print(f"[bold]duckdb p50 / bitmap p50 = {result['ratio']}[/bold]")

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     web_dist: Path | None = None
     job_lease_seconds: int = 60
     worker_poll_seconds: float = 1.0
+    import_max_mb: int = Field(default=200, ge=1, description="largest customer file accepted by the upload API")
 
     @property
     def resolved_database_url(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omniloop.core.i18n import negotiate
@@ -57,6 +58,42 @@ class Unauthenticated(OmniloopError):
 
 class Forbidden(OmniloopError):
     code, status, message_zh, message_en = "forbidden", 403, "无权执行此操作", "Permission denied"
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="machine-readable error code, e.g. not_found, validation_error")
+    message: str = Field(description="message in the request's language (Accept-Language; Chinese by default)")
+    message_zh: str
+    message_en: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape every 4xx/5xx response has."""
+
+    error: ErrorDetail
+
+
+def document_errors(openapi: dict) -> dict:
+    """Make the OpenAPI document describe the error bodies we really send on every 4xx response."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ErrorDetail"] = ErrorDetail.model_json_schema()
+    schemas["ErrorResponse"] = {
+        "title": "ErrorResponse", "type": "object", "required": ["error"],
+        "properties": {"error": {"$ref": "#/components/schemas/ErrorDetail"}},
+        "description": ErrorResponse.__doc__,
+    }
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    for operations in openapi.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if status.startswith("4") or status.startswith("5"):
+                    response["content"] = ref
+                    if status == "422" and response.get("description") == "Validation Error":
+                        response["description"] = "Validation failed (details: one entry per field)"
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return openapi
 
 
 def error_body(code: str, message_zh: str, message_en: str, details: Any, lang: str) -> dict:
@@ -119,6 +156,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # The framework raises 400 only when it cannot parse a body at all (e.g. not UTF-8); our own
+            # code raises OmniloopError. Report it like malformed JSON: 422 with a machine-readable code.
+            return JSONResponse(
+                error_body("invalid_body", "请求体无法解析", "Request body cannot be parsed", exc.detail,
+                           _lang(request)),
+                status_code=422,
+            )
         code, zh, en = _HTTP_MESSAGES.get(exc.status_code, ("http_error", "请求错误", "Request error"))
         detail = exc.detail if isinstance(exc.detail, str | dict | list) else None
         return JSONResponse(

@@ -1,14 +1,18 @@
-"""HTTP routes for customers: list with filters, customer 360."""
+"""HTTP routes for customers: list with filters, customer 360, bulk import."""
 
 from __future__ import annotations
 
+import pathlib
+import shutil
+import tempfile
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 
 from omniloop.core.deps import SessionDep
+from omniloop.core.ids import IdQuery
 from omniloop.core.pagination import PageDep, paginate
-from omniloop.customers import service
+from omniloop.customers import loader, service
 from omniloop.customers.schemas import Customer360, CustomerPage, RiskLevel, Segment
 from omniloop.org.auth import Principal, require
 from omniloop.org.roles import Permission
@@ -22,8 +26,8 @@ def list_customers(
     session: SessionDep,
     page: PageDep,
     q: Annotated[str | None, Query(max_length=64, description="customer number, name prefix or phone")] = None,
-    org_id: int | None = None,
-    rm_id: int | None = None,
+    org_id: IdQuery = None,
+    rm_id: IdQuery = None,
     segment: Segment | None = None,
     risk_level: RiskLevel | None = None,
     lifecycle_stage: Annotated[str | None, Query(max_length=20)] = None,
@@ -39,6 +43,47 @@ def list_customers(
     rows, total = paginate(session, stmt, page)
     return CustomerPage(items=service.list_items(session, principal, rows), total=total, page=page.page,
                         page_size=page.page_size)
+
+
+
+
+@router.post(
+    "/import",
+    response_model=loader.LoadReport,
+    responses={
+        **ERR,
+        413: {"description": "File larger than the upload limit"},
+        415: {"description": "Not a CSV, Parquet or .xlsx file"},
+        422: {"description": "Rows with errors (details: the load report); nothing was loaded"},
+    },
+)
+def import_customers(
+    request: Request,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="CSV, Parquet or Excel (.xlsx); columns as Customer fields")],
+    skip_invalid: Annotated[bool, Query(description="load the valid rows and report the others")] = False,
+    principal: Principal = require(Permission.customers_write),
+) -> loader.LoadReport:
+    """Upsert customers from a file (客户批量导入), confined to the caller's org subtree."""
+    file_name = file.filename or ""
+    loader.detect_format(file_name)
+    limit = request.app.state.settings.import_max_mb * 2**20
+    size = file.size if file.size is not None else file.file.seek(0, 2)
+    if size > limit:
+        raise loader.ImportFileTooLarge(details={"max_bytes": limit, "bytes": size})
+    file.file.seek(0)
+    with tempfile.TemporaryDirectory(prefix="omniloop-import-") as tmp:
+        # The readers want a real file with the right extension (openpyxl seeks, Parquet reads the footer).
+        path = pathlib.Path(tmp) / f"upload{pathlib.Path(file_name).suffix.lower()}"
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out, 1 << 20)
+        report = loader.load_customers(
+            session=session, path=path, file_name=file_name, skip_invalid=skip_invalid, scope=principal.org,
+            actor=principal.actor, today=request.app.state.clock.today(),
+        )
+    if not report.loaded:
+        raise loader.ImportInvalidRows(details=report.model_dump(mode="json"))
+    return report
 
 
 @router.get("/{customer_no}", response_model=Customer360, responses={**ERR, 404: {"description": "Not found"}})

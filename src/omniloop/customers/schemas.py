@@ -42,6 +42,7 @@ class CustomerListItem(_Masked):
     phone: str | None
     org_id: int
     org_name: str | None = None
+    org_name_en: str | None = None
     rm_id: int | None
     rm_name: str | None = None
     segment: Segment
@@ -83,7 +84,9 @@ class OrgRef(BaseModel):
     id: int
     code: str
     name: str
+    name_en: str | None
     path_names: list[str]
+    path_names_en: list[str | None]
 
 
 class CustomerDetail(_Masked):

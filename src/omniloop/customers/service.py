@@ -43,7 +43,7 @@ def list_statement(
     stmt = readable_customers(principal)
     if q:
         q = q.strip()
-        conditions = [Customer.customer_no == q, Customer.name.like(f"{q}%")]
+        conditions = [Customer.customer_no == q, Customer.name.startswith(q, autoescape=True)]
         if q.isdigit() and len(q) >= 7:
             conditions.append(Customer.phone == q)
         stmt = stmt.where(or_(*conditions))
@@ -72,14 +72,19 @@ def list_statement(
 
 
 def list_items(session: Session, principal: Principal, customers: list[Customer]) -> list[CustomerListItem]:
-    org_names = dict(session.execute(select(Org.id, Org.name).where(Org.id.in_({c.org_id for c in customers}))).all())
+    org_names = {
+        org_id: (name, name_en)
+        for org_id, name, name_en in session.execute(
+            select(Org.id, Org.name, Org.name_en).where(Org.id.in_({c.org_id for c in customers}))
+        )
+    }
     rm_ids = {c.rm_id for c in customers if c.rm_id}
     rm_names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(rm_ids))).all()) if rm_ids else {}
     unmask = principal.can(Permission.customers_pii)
     items = []
     for c in customers:
         item = CustomerListItem.of(c, unmask=unmask)
-        item.org_name = org_names.get(c.org_id)
+        item.org_name, item.org_name_en = org_names.get(c.org_id, (None, None))
         item.rm_name = rm_names.get(c.rm_id)
         items.append(item)
     return items
@@ -109,12 +114,14 @@ def customer_360(*, session: Session, principal: Principal, customer_no: str, to
     ).all()
     org = session.get(Org, customer.org_id)
     ancestor_ids = [int(p) for p in org.path.strip("/").split("/")]
-    names = dict(session.execute(select(Org.id, Org.name).where(Org.id.in_(ancestor_ids))).all())
+    ancestors = {o.id: o for o in session.scalars(select(Org).where(Org.id.in_(ancestor_ids)))}
+    path = [ancestors[i] for i in ancestor_ids if i in ancestors]
     rm = session.get(User, customer.rm_id) if customer.rm_id else None
     return Customer360(
         profile=profile,
         holdings=Holdings.model_validate(customer, from_attributes=True),
         monthly=[MonthlyPoint(month=m.month, aum_fen=m.aum_fen, app_logins=m.app_logins) for m in monthly],
-        org=OrgRef(id=org.id, code=org.code, name=org.name, path_names=[names[i] for i in ancestor_ids if i in names]),
+        org=OrgRef(id=org.id, code=org.code, name=org.name, name_en=org.name_en,
+                   path_names=[o.name for o in path], path_names_en=[o.name_en for o in path]),
         rm=RmRef(id=rm.id, display_name=rm.display_name, username=rm.username) if rm else None,
     )

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from omniloop.core.deps import SessionDep
+from omniloop.core.ids import IdPath, IdQuery
 from omniloop.core.pagination import PageDep, paginate
 from omniloop.org import service
 from omniloop.org.auth import CurrentPrincipal, Principal, require
@@ -72,7 +73,7 @@ def org_tree(session: SessionDep, principal: Principal = require(Permission.orgs
 
 
 @router.get("/orgs/{org_id}", response_model=OrgRead, responses=ERR_404)
-def get_org(org_id: int, session: SessionDep, principal: Principal = require(Permission.orgs_read)):
+def get_org(org_id: IdPath, session: SessionDep, principal: Principal = require(Permission.orgs_read)):
     return service.get_visible_org(session=session, org_id=org_id, root=principal.org)
 
 
@@ -84,7 +85,7 @@ def create_org(body: OrgCreate, session: SessionDep, principal: Principal = requ
 
 
 @router.patch("/orgs/{org_id}", response_model=OrgRead, responses=ERR_404)
-def update_org(org_id: int, body: OrgUpdate, session: SessionDep,
+def update_org(org_id: IdPath, body: OrgUpdate, session: SessionDep,
                principal: Principal = require(Permission.orgs_manage)):
     org = service.get_visible_org(session=session, org_id=org_id, root=principal.org)
     service.update_org(session=session, org=org, data=body, actor=principal.actor)
@@ -97,7 +98,7 @@ def list_users(
     session: SessionDep, page: PageDep,
     q: Annotated[str | None, Query(max_length=64, description="username or display name contains")] = None,
     role: Role | None = None,
-    org_id: int | None = None,
+    org_id: IdQuery = None,
     principal: Principal = require(Permission.users_manage),
 ) -> UserPage:
     stmt = service.users_statement(root=principal.org, q=q, role=role.value if role else None, org_id=org_id)
@@ -113,12 +114,12 @@ def create_user(body: UserCreate, session: SessionDep, principal: Principal = re
 
 
 @router.get("/users/{user_id}", response_model=UserRead, responses=ERR_404)
-def get_user(user_id: int, session: SessionDep, principal: Principal = require(Permission.users_manage)):
+def get_user(user_id: IdPath, session: SessionDep, principal: Principal = require(Permission.users_manage)):
     return service.get_visible_user(session=session, user_id=user_id, root=principal.org)
 
 
 @router.patch("/users/{user_id}", response_model=UserRead, responses={**ERR_404, 422: {}})
-def update_user(user_id: int, body: UserUpdate, session: SessionDep,
+def update_user(user_id: IdPath, body: UserUpdate, session: SessionDep,
                 principal: Principal = require(Permission.users_manage)):
     user = service.get_visible_user(session=session, user_id=user_id, root=principal.org)
     service.update_user(session=session, user=user, data=body, actor=principal.actor, root=principal.org)
@@ -127,7 +128,7 @@ def update_user(user_id: int, body: UserUpdate, session: SessionDep,
 
 
 @router.post("/users/{user_id}/password", status_code=204, responses=ERR_404)
-def reset_password(user_id: int, body: PasswordReset, session: SessionDep,
+def reset_password(user_id: IdPath, body: PasswordReset, session: SessionDep,
                    principal: Principal = require(Permission.users_manage)) -> Response:
     user = service.get_visible_user(session=session, user_id=user_id, root=principal.org)
     service.set_password(session=session, user=user, password=body.password, actor=principal.actor)
@@ -136,7 +137,7 @@ def reset_password(user_id: int, body: PasswordReset, session: SessionDep,
 
 
 @router.post("/users/{user_id}/unlock", response_model=UserRead, responses=ERR_404)
-def unlock_user(user_id: int, session: SessionDep, principal: Principal = require(Permission.users_manage)):
+def unlock_user(user_id: IdPath, session: SessionDep, principal: Principal = require(Permission.users_manage)):
     user = service.get_visible_user(session=session, user_id=user_id, root=principal.org)
     service.unlock_user(session=session, user=user, actor=principal.actor)
     session.commit()

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from omniloop.core.ids import Id
 from omniloop.org.roles import Role
 
 OrgLevel = Literal["head_office", "branch", "sub_branch"]
@@ -32,7 +33,7 @@ class OrgCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     name_en: str | None = Field(default=None, max_length=200)
     level: OrgLevel
-    parent_id: int | None = None
+    parent_id: Id | None = None
 
 
 class OrgUpdate(BaseModel):
@@ -68,7 +69,7 @@ Password = Field(min_length=8, max_length=128)
 class UserCreate(BaseModel):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     display_name: str = Field(min_length=1, max_length=100)
-    org_id: int
+    org_id: Id
     role: Role
     password: str = Password
     language: Literal["zh-CN", "en"] = "zh-CN"
@@ -76,7 +77,7 @@ class UserCreate(BaseModel):
 
 class UserUpdate(BaseModel):
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
-    org_id: int | None = None
+    org_id: Id | None = None
     role: Role | None = None
     is_active: bool | None = None
     language: Literal["zh-CN", "en"] | None = None

@@ -195,6 +195,9 @@ def revoke_sessions(*, session: Session, user_id: int) -> None:
         login.revoked_at = now
 
 
+_DUMMY_HASH = hash_password("not-a-real-password")
+
+
 # ---- login ------------------------------------------------------------------------------------------
 
 def login(*, session: Session, username: str, password: str, settings: Settings, ip: str | None) -> tuple[str, LoginSession, User]:
@@ -202,6 +205,8 @@ def login(*, session: Session, username: str, password: str, settings: Settings,
     user = session.scalar(select(User).where(User.username == username))
     now = utcnow()
     if user is None:
+        # Spend the same time as a real check so response times do not reveal which usernames exist.
+        verify_password(_DUMMY_HASH, password)
         audit.record(session, actor=Actor(None, username[:64]), action="login_failed", entity_type="user")
         session.commit()
         raise LoginFailed()

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# `make test`: install, install the system packages tests need, then run the suite twice:
+#   1. pytest --db sqlite                  everything, including the browser (e2e) tests
+#   2. pytest --db postgres -m "not e2e"   against a throwaway PostgreSQL (scripts/with-postgres.sh)
+# Both runs always happen; the exit status is non-zero if either failed. "No tests collected" (pytest
+# exit 5) is a failure for the SQLite run, and fine for the PostgreSQL run. Extra arguments are passed
+# to both pytest runs (e.g. `scripts/test.sh -x -k customers`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MAKE=${MAKE:-make}
+PYTEST=(.venv/bin/python -m pytest --durations=15)
+names=()
+results=()
+durations=()
+
+now() { date +%s; }
+fmt() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+banner() { printf '\n==== %s ====\n' "$*"; }
+
+# run_phase NAME COMMAND... : runs the command, records its status and duration, never exits.
+run_phase() {
+    local name=$1 start rc
+    shift
+    banner "$name"
+    start=$(now)
+    set +e
+    "$@"
+    rc=$?
+    set -e
+    names+=("$name")
+    results+=("$rc")
+    durations+=($(($(now) - start)))
+    return 0
+}
+
+summary() {
+    local i status overall=0
+    banner "summary"
+    for i in "${!names[@]}"; do
+        status=ok
+        if [ "${results[$i]}" -ne 0 ]; then status="FAILED (exit ${results[$i]})"; overall=1; fi
+        printf '  %-34s %8s  %s\n' "${names[$i]}" "$(fmt "${durations[$i]}")" "$status"
+    done
+    return $overall
+}
+
+total_start=$(now)
+
+run_phase "install (make install)" "$MAKE" --no-print-directory install
+if [ "${results[-1]}" -ne 0 ]; then summary || true; exit 1; fi
+
+run_phase "system packages for tests" scripts/install-test-deps.sh
+if [ "${results[-1]}" -ne 0 ]; then summary || true; exit 1; fi
+
+run_phase "pytest --db sqlite" "${PYTEST[@]}" --db sqlite "$@"
+
+run_phase "pytest --db postgres -m 'not e2e'" scripts/with-postgres.sh "${PYTEST[@]}" --db postgres -m "not e2e" "$@"
+if [ "${results[-1]}" -eq 5 ]; then
+    echo "(no non-e2e tests collected for PostgreSQL: not a failure)"
+    results[-1]=0
+fi
+
+set +e
+summary
+overall=$?
+set -e
+printf '  %-34s %8s\n' "total" "$(fmt $(($(now) - total_start)))"
+exit $overall
