@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: install, install the system packages tests need, then run the suite twice:
 #   1. pytest --db sqlite                  everything, including the browser (e2e) tests
-#   2. pytest --db postgres -m "not e2e"   against a throwaway PostgreSQL (scripts/with-postgres.sh)
+#   2. pytest --db postgres -m "not e2e and not slow" against a throwaway PostgreSQL (scripts/with-postgres.sh)
 # Both runs always happen; the exit status is non-zero if either failed. "No tests collected" (pytest
 # exit 5) is a failure for the SQLite run, and fine for the PostgreSQL run. Extra arguments are passed
 # to both pytest runs (e.g. `scripts/test.sh -x -k customers`).
@@ -55,7 +55,7 @@ if [ "${results[-1]}" -ne 0 ]; then summary || true; exit 1; fi
 
 run_phase "pytest --db sqlite" "${PYTEST[@]}" --db sqlite "$@"
 
-run_phase "pytest --db postgres -m 'not e2e'" scripts/with-postgres.sh "${PYTEST[@]}" --db postgres -m "not e2e" "$@"
+run_phase "pytest --db postgres -m 'not e2e and not slow'" scripts/with-postgres.sh "${PYTEST[@]}" --db postgres -m "not e2e and not slow" "$@"
 if [ "${results[-1]}" -eq 5 ]; then
     echo "(no non-e2e tests collected for PostgreSQL: not a failure)"
     results[-1]=0

@@ -12,16 +12,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from omniloop.core import (
+    models_registry,  # noqa: F401
+    security,
+)
 from omniloop.core.db import Base, make_engine, session_factory
 from omniloop.core.migrate import upgrade
-from omniloop.core import models_registry  # noqa: F401
 from omniloop.settings import Settings
-
-from omniloop.core import security
-from tests.factories import login_headers  # noqa: F401  (re-exported for tests)
 
 # Argon2 at production cost makes every login ~60 ms; tests keep the algorithm and lower the cost.
 security._hasher = security.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+from tests.factories import login_headers  # noqa: E402,F401  (re-exported for tests)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

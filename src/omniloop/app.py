@@ -16,6 +16,7 @@ from omniloop.core.audit_router import router as audit_router
 from omniloop.core.clock import Clock
 from omniloop.core.db import get_engine, session_factory
 from omniloop.core.errors import document_errors, install_error_handlers
+from omniloop.core.input_guard import InputGuardMiddleware
 from omniloop.core.observability import REGISTRY, RequestContextMiddleware, configure_logging
 from omniloop.customers.router import router as customers_router
 from omniloop.jobs.router import router as jobs_router
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app.state.session_factory = session_factory(engine)
     app.state.clock = clock or Clock(settings.display_timezone)
 
+    app.add_middleware(InputGuardMiddleware, routes=app)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     for router in (org_router, customers_router, audit_router, jobs_router):
@@ -58,7 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             db = "ok"
-        except Exception:  # noqa: BLE001 - health reports, never raises
+        except Exception:
             return JSONResponse({"status": "degraded", "database": "unreachable", "version": __version__}, 503)
         return Health(status="ok", database=db, version=__version__)
 

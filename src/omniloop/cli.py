@@ -368,13 +368,15 @@ def bench_audience(
     repetitions: Annotated[int, typer.Option(min=1, help="timed runs of each expression")] = 30,
     data_dir: Annotated[Path | None, typer.Option(
         help="directory with the demo Parquet of `omniloop demo generate` (default: generated)")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(
+        help="where generated customers and the derived feature table are kept (default: system temp)")] = None,
 ) -> None:
     """Live audience estimates: bitmap index vs DuckDB SQL (and PostgreSQL with OMNILOOP_BENCH_DATABASE_URL)."""
     from omniloop.bench import audience
 
     chosen = tuple(e.strip() for e in engines.split(",") if e.strip())
     result = audience.run(customers, json_path=json_file, engines=chosen, seed=seed, repetitions=repetitions,
-                          data_dir=data_dir, log=console.print)
+                          data_dir=data_dir, cache_dir=cache_dir, log=console.print)
     for engine, numbers in result["results"].items():
         if "skipped" in numbers:
             console.print(f"{engine:9s} skipped: {numbers['skipped']}")

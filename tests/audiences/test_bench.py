@@ -63,3 +63,18 @@ def test_engines_are_checked(data_dir):
         audience.run(20_000, engines=("bitmap",), cache_dir=data_dir)
     with pytest.raises(ValueError, match="fewer than"):
         audience.prepare_features(10**9, seed=42, data_dir=data_dir, cache_dir=data_dir)
+
+
+def test_the_cli_runs_the_benchmark(data_dir, monkeypatch):
+    from typer.testing import CliRunner
+
+    from omniloop.cli import app
+
+    monkeypatch.delenv(audience.BENCH_DB_ENV, raising=False)
+    out = data_dir / "cli.json"
+    outcome = CliRunner().invoke(app, ["bench", "audience", "--customers", "20000", "--engines", "bitmap, duckdb",
+                                       "--repetitions", "1", "--json", str(out), "--cache-dir", str(data_dir)])
+    assert outcome.exit_code == 0, outcome.output
+    assert "duckdb p50 / bitmap p50" in outcome.output
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert written["params"]["engines"] == ["bitmap", "duckdb"] and written["ratio"] > 0

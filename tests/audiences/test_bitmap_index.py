@@ -224,3 +224,11 @@ def test_memory_and_build_stats(index: BitmapIndex):
     assert sizes["bitmaps"] > 0 and sizes["cids"] == 4 * index.n_rows
     assert sizes["total"] == sum(v for k, v in sizes.items() if k != "total")
     assert index.stats is not None and index.stats.rows == 20_000 and index.stats.bitmaps > 100
+
+
+def test_the_universe_keeps_only_the_given_customers(table: pa.Table):
+    cids = table["cid"].to_numpy()
+    kept = BitMap(cids[::3].tolist())
+    index = BitmapIndex.build(table, universe=kept, features=["age"])
+    assert index.n_rows == len(kept) and set(index.cids_of(index.universe)) == set(kept)
+    assert set(index.cids_of(index.features["age"].range(None, None))) <= set(kept)

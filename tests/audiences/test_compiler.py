@@ -181,3 +181,12 @@ def test_members_are_cids_and_lists_may_be_plain_or_frozen(audience_table, audie
                                       audience_table["first_account_date"].to_pylist(), strict=True)
                 if d is not None and d >= date(2020, 1, 1)}
     assert set(compiler.members(dates, audience_index)) == expected
+
+
+def test_rows_are_the_callers_to_change(audience_index):
+    node = parse_expression({"op": "feature", "feature": "gender", "in": ["F"]})
+    before = len(audience_index.features["gender"].bitmaps["F"])
+    mine = compiler.rows(node, audience_index)
+    mine.clear()
+    assert len(audience_index.features["gender"].bitmaps["F"]) == before > 0
+    assert len(compiler.rows(node, audience_index)) == before

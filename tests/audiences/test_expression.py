@@ -119,6 +119,7 @@ def test_range_errors():
         {"op": "range", "feature": "aum_change_3m", "min": True},
         {"op": "range", "feature": "age", "min": 60, "max": 30},
         {"op": "range", "feature": "aum", "min": "abc"},
+        {"op": "range", "feature": "aum_change_3m", "max": "1e400"},
     ]})
     assert found == [
         ("children.0.feature", "wrong_feature_kind"),
@@ -129,6 +130,7 @@ def test_range_errors():
         ("children.5.min", "invalid_bound"),
         ("children.6", "inverted_range"),
         ("children.7.min", "invalid_bound"),
+        ("children.8.max", "invalid_bound"),
     ]
 
 

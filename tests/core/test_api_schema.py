@@ -28,7 +28,6 @@ from fastapi.testclient import TestClient
 from schemathesis.checks import CHECKS, load_all_checks
 from sqlalchemy import create_engine, select
 
-from omniloop.core import security
 from omniloop.core.audit import SYSTEM
 from omniloop.core.db import session_factory
 from omniloop.core.security import token_digest
@@ -71,13 +70,6 @@ def _config(max_examples: int) -> schemathesis.config.SchemathesisConfig:
             "stateful": {"enabled": False},
         },
     })
-
-
-@pytest.fixture(autouse=True)
-def _cheap_dummy_hash(monkeypatch):
-    """Logins for unknown usernames verify against ``org.service._DUMMY_HASH``, which is computed at import
-    with the production Argon2 cost (before conftest lowers it), ~100 ms each; the fuzzer sends hundreds."""
-    monkeypatch.setattr(org_service, "_DUMMY_HASH", security.hash_password("not-a-real-password"))
 
 
 @pytest.fixture

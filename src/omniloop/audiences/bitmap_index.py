@@ -26,9 +26,11 @@ import array
 import bisect
 import json
 import mmap
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,7 +202,7 @@ class BitSlicedIndex:
     not_null: BitMap
     thresholds: list[int] = field(default_factory=list)  # t_1 < t_2 < ..., all > 0; t_0 = 0
     buckets: list[BitMap] = field(default_factory=list)  # buckets[k]: codes in [t_k, t_k+1)
-    anchors: dict[int, BitMap] = field(default_factory=dict)  # anchors[k]: codes >= t_k, k a multiple of stride
+    anchors: dict[int, BitMap] = field(default_factory=dict)  # anchors[k]: codes >= t_k, k % stride == 0
     stride: int = 8
 
     @classmethod
@@ -228,7 +230,8 @@ class BitSlicedIndex:
             running = running | parts[k]
             if k % stride == 0:
                 made[k] = _compact(running)
-        return cls(slices, bitmap_from_mask(valid, runs=False), [int(t) for t in thresholds], parts, made, stride)
+        not_null = bitmap_from_mask(valid, runs=False)
+        return cls(slices, not_null, [int(t) for t in thresholds], parts, made, stride)
 
     @property
     def max_code(self) -> int:
@@ -244,7 +247,7 @@ class BitSlicedIndex:
         return bisect.bisect_right(self.thresholds, code)
 
     def _whole(self, first: int, stop: int) -> list[BitMap]:
-        """Parts whose union is buckets ``first .. stop - 1``: anchors for the aligned middle, buckets around."""
+        """Parts making up buckets ``first .. stop - 1``: anchors for the aligned middle, and buckets."""
         count = len(self.buckets)
         first, stop = max(first, 0), min(stop, count)
         if first >= stop:
@@ -463,17 +466,22 @@ class BitmapIndex:
 
     @classmethod
     def build(cls, table: pa.Table, *, tag_columns: Mapping[str, Kind | str] | None = None,
-              features: Iterable[str] | None = None, cluster_by: str | None = "aum") -> BitmapIndex:
+              features: Iterable[str] | None = None, universe: BitMap | Iterable[int] | None = None,
+              cluster_by: str | None = "aum") -> BitmapIndex:
         """Index ``table`` (a feature table: ``cid``, ``org_id``, ``branch_id``, feature and tag columns).
 
         ``tag_columns`` maps tag codes to their kind (enum or boolean); the column is ``tag__<code>``.
         ``features`` names the features to index (default: every feature whose column is in the table).
+        ``universe`` keeps only these cids (default: every row): it is what NOT is relative to.
         ``cluster_by`` orders the rows of each org and stage by one numeric feature (None: table order).
         """
         started = time.perf_counter()
         names = set(table.column_names)
         if "cid" not in names:
             raise ValueError("the feature table has no cid column")
+        if universe is not None:
+            kept = pa.array(np.fromiter(universe, dtype=np.int64), pa.int64())
+            table = table.filter(pc.is_in(table["cid"].cast(pa.int64()), value_set=kept))
         if table["cid"].null_count:
             raise ValueError("cid must not be null")
         cids = table["cid"].cast(pa.uint32()).to_numpy(zero_copy_only=False)
@@ -499,18 +507,25 @@ class BitmapIndex:
 
         selected = list(features) if features is not None else [
             name for name, f in FEATURES.items() if f.column in names]
-        feature_columns: dict[str, Column] = {}
-        for name in selected:
-            spec = FEATURES[name]
-            column = table[spec.column]
-            feature_columns[name] = (_value_column(column, spec.kind, order) if spec.kind in (Kind.enum, Kind.boolean)
-                                     else _numeric_column(column, spec.kind, order))
-        tag_index: dict[str, Column] = {}
         for code, kind in (tag_columns or {}).items():
-            kind = Kind(kind)
-            if kind not in (Kind.enum, Kind.boolean):
+            if Kind(kind) not in (Kind.enum, Kind.boolean):
                 raise ValueError(f"tag {code}: tags are enum or boolean, not {kind}")
-            tag_index[code] = _value_column(table[TAG_PREFIX + code], kind, order)
+
+        def index_feature(name: str) -> Column:
+            spec = FEATURES[name]
+            if spec.kind in (Kind.enum, Kind.boolean):
+                return _value_column(table[spec.column], spec.kind, order)
+            return _numeric_column(table[spec.column], spec.kind, order)
+
+        def index_tag(code: str) -> Column:
+            return _value_column(table[TAG_PREFIX + code], Kind(tag_columns[code]), order)
+
+        # Columns are independent, and numpy and Arrow release the GIL: build them side by side.
+        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+            feature_jobs = {name: pool.submit(index_feature, name) for name in selected}
+            tag_jobs = {code: pool.submit(index_tag, code) for code in (tag_columns or {})}
+            feature_columns: dict[str, Column] = {name: job.result() for name, job in feature_jobs.items()}
+            tag_index: dict[str, Column] = {code: job.result() for code, job in tag_jobs.items()}
 
         groups = {ORG_DIMENSION: _ranges(org[order]), BRANCH_DIMENSION: _ranges(branch[order])}
         index = cls(cids[order], feature_columns, tag_index, groups)
@@ -592,7 +607,7 @@ class BitmapIndex:
     # -- breakdowns --------------------------------------------------------------------------------------
 
     def dimensions(self) -> list[str]:
-        value_features = [n for n, c in self.features.items() if isinstance(c, ValueBitmaps) and n not in self.groups]
+        value_features = [n for n, c in self.features.items() if isinstance(c, ValueBitmaps)]
         return [*self.groups, *value_features, *(f"tag:{c}" for c in self.tags)]
 
     def count_by(self, dimension: str, rows: BitMap) -> dict[Any, int]:
@@ -606,7 +621,8 @@ class BitmapIndex:
             counts = {key: sum(rows.range_cardinality(s, e) for s, e in spans)
                       for key, spans in self.groups[dimension].items()}
             return {k: v for k, v in counts.items() if v}
-        column = self.tags.get(dimension[4:]) if dimension.startswith("tag:") else self.features.get(dimension)
+        tagged = dimension.startswith("tag:")
+        column = self.tags.get(dimension[4:]) if tagged else self.features.get(dimension)
         if not isinstance(column, ValueBitmaps):
             raise KeyError(f"cannot break down by {dimension!r}")
         counts = {value: rows.intersection_cardinality(b) for value, b in column.bitmaps.items()}
@@ -664,7 +680,8 @@ class BitmapIndex:
                 columns[f"{group}:{name}"] = meta
         manifest = {
             "version": FORMAT_VERSION, "rows": self.n_rows, "columns": columns, "bitmaps": offsets,
-            "groups": {name: [[key, spans] for key, spans in values.items()] for name, values in self.groups.items()},
+            "groups": {name: [[key, spans] for key, spans in values.items()]
+                       for name, values in self.groups.items()},
         }
         (path / "index.json").write_text(json.dumps(manifest), encoding="utf-8")
 
@@ -696,10 +713,11 @@ class BitmapIndex:
                             kind, {v: read(f"{prefix}value:{json.dumps(v)}") for v in meta["values"]},
                             read(f"{prefix}not_null"))
                     else:
-                        bsi = BitSlicedIndex([read(f"{prefix}slice:{i}") for i in range(meta["slices"])],
-                                             read(f"{prefix}not_null"), meta["thresholds"],
-                                             [read(f"{prefix}bucket:{k}") for k in range(len(meta["thresholds"]) + 1)],
-                                             {k: read(f"{prefix}anchor:{k}") for k in meta["anchors"]}, meta["stride"])
+                        bsi = BitSlicedIndex(
+                            [read(f"{prefix}slice:{i}") for i in range(meta["slices"])],
+                            read(f"{prefix}not_null"), meta["thresholds"],
+                            [read(f"{prefix}bucket:{k}") for k in range(len(meta["thresholds"]) + 1)],
+                            {k: read(f"{prefix}anchor:{k}") for k in meta["anchors"]}, meta["stride"])
                         distinct = np.load(path / meta["distinct"]) if "distinct" in meta else None
                         column = NumericColumn(kind, bsi, offset=meta["offset"], distinct=distinct)
                     (features if group == "feature" else tags)[name] = column

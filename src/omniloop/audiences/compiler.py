@@ -21,7 +21,7 @@ saying whether it stands for ``b`` or for ``universe - b``, and AND / OR / NOT r
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from omniloop.audiences.bitmap_index import BitmapIndex, Column, NumericColumn, 
 from omniloop.audiences.expression import (
     And,
     AudiencePredicate,
+    AudienceResolver,
     FeaturePredicate,
     ListPredicate,
     Minus,
@@ -46,7 +47,6 @@ from omniloop.audiences.expression import (
 )
 from omniloop.tags.features import FEATURES
 
-AudienceResolver = Callable[[int], Node | None]
 DEFAULT_BREAKDOWN = ("branch", "lifecycle_stage")
 _SPARSE = 64  # a bitmap holding fewer than 1/64 of the rows is mostly sorted arrays in CRoaring
 
@@ -154,15 +154,16 @@ class _Evaluator:
                                      for i, c in enumerate(node.subtract)])
                 return self._and([base, _Set(subtract.bitmap, not subtract.negated)])
             case TagPredicate():
-                tag = self._column(self.index.tags, node.tag, ValueBitmaps, join_path(path, "tag"), "标签", "tag")
+                tag = self._column(self.index.tags, node.tag, ValueBitmaps, join_path(path, "tag"),
+                                   "标签", "tag")
                 return _Set(self._scoped(tag.any_of(node.values)))
             case FeaturePredicate():
-                feature = self._column(self.index.features, node.feature, ValueBitmaps, join_path(path, "feature"),
-                                       "特征", "feature")
+                feature = self._column(self.index.features, node.feature, ValueBitmaps,
+                                       join_path(path, "feature"), "特征", "feature")
                 return _Set(self._scoped(feature.any_of(node.values)))
             case RangePredicate():
-                numeric = self._column(self.index.features, node.feature, NumericColumn, join_path(path, "feature"),
-                                       "特征", "feature")
+                numeric = self._column(self.index.features, node.feature, NumericColumn,
+                                       join_path(path, "feature"), "特征", "feature")
                 low, high = range_bounds(node, FEATURES[node.feature])
                 return _Set(self._scoped(numeric.range(low, high)))
             case ListPredicate():
@@ -175,8 +176,9 @@ class _Evaluator:
                 what_en: str) -> Any:
         column = columns.get(name)
         if column is None:
-            raise audience_error([Problem(path, "not_indexed", f"{what_zh}“{name}”尚未建立索引（等待下次跑批）",
-                                          f"{what_en} {name!r} is not in the bitmap index yet (wait for the next tag run)")])
+            raise audience_error([Problem(
+                path, "not_indexed", f"{what_zh}“{name}”尚未建立索引（等待下次跑批）",
+                f"{what_en} {name!r} is not in the bitmap index yet (wait for the next tag run)")])
         if not isinstance(column, expected):
             raise audience_error([Problem(path, "wrong_feature_kind", f"{what_zh}“{name}”不支持此条件",
                                           f"{what_en} {name!r} does not support this condition")])
@@ -186,7 +188,8 @@ class _Evaluator:
         if list_id not in self._list_rows:
             cids = self.lists.get(list_id)
             if cids is None:
-                raise audience_error([Problem(path, "unknown_list", f"名单 {list_id} 不存在", f"Unknown customer list {list_id}")])
+                raise audience_error([Problem(path, "unknown_list", f"名单 {list_id} 不存在",
+                                              f"Unknown customer list {list_id}")])
             self._list_rows[list_id] = self._scoped(self.index.rows_of(cids))
         return self._list_rows[list_id]
 
@@ -272,6 +275,13 @@ def _preorder_key(path: str) -> tuple:
     return tuple(key)
 
 
+def _rows(expr: Node, index: BitmapIndex, scope: BitMap | None, lists: Mapping[int, BitMap] | None,
+          audiences: AudienceResolver | None) -> BitMap:
+    """The audience as rows; may be a bitmap the index owns."""
+    evaluator = _Evaluator(index, scope, lists or {}, audiences)
+    return evaluator.materialise(evaluator.run(expr))
+
+
 def rows(
     expr: Node,
     index: BitmapIndex,
@@ -280,9 +290,11 @@ def rows(
     lists: Mapping[int, BitMap] | None = None,
     audiences: AudienceResolver | None = None,
 ) -> BitMap:
-    """The audience as rows of ``index`` (for further bitmap work; see ``members`` for cids)."""
-    evaluator = _Evaluator(index, scope, lists or {}, audiences)
-    return evaluator.materialise(evaluator.run(expr))
+    """The audience as rows of ``index`` (for further bitmap work; see ``members`` for cids).
+
+    A copy: the caller may change it without touching the index.
+    """
+    return _rows(expr, index, scope, lists, audiences).copy()
 
 
 def members(
@@ -294,4 +306,4 @@ def members(
     audiences: AudienceResolver | None = None,
 ) -> BitMap:
     """The cids of the audience's members in scope."""
-    return index.cids_of(rows(expr, index, scope=scope, lists=lists, audiences=audiences))
+    return index.cids_of(_rows(expr, index, scope, lists, audiences))

@@ -25,6 +25,7 @@ dates) for the compilers, which assume a validated tree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -119,7 +120,8 @@ class AudiencePredicate(_Node):
 
 
 Node = Annotated[
-    And | Or | Not | Minus | TagPredicate | FeaturePredicate | RangePredicate | ListPredicate | AudiencePredicate,
+    And | Or | Not | Minus
+    | TagPredicate | FeaturePredicate | RangePredicate | ListPredicate | AudiencePredicate,
     Field(discriminator="op"),
 ]
 Predicate = TagPredicate | FeaturePredicate | RangePredicate | ListPredicate | AudiencePredicate
@@ -152,7 +154,7 @@ class Catalog(Protocol):
         """The saved audience's expression, or None if there is no such audience."""
 
 
-AudienceResolver = Callable[[int], "Node | None"]
+AudienceResolver = Callable[[int], "Node | None"]  # a saved audience's expression by id, None if unknown
 
 
 @dataclass
@@ -187,7 +189,8 @@ class Problem:
     message_en: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "code": self.code, "message_zh": self.message_zh, "message_en": self.message_en}
+        return {"path": self.path, "code": self.code, "message_zh": self.message_zh,
+                "message_en": self.message_en}
 
 
 def audience_error(problems: list[Problem]) -> ValidationFailed:
@@ -326,6 +329,8 @@ def storage_bound(feature: Feature, value: Any) -> int | float | date | None:
         raise BoundError("应为日期（YYYY-MM-DD）", "must be a date (YYYY-MM-DD)")
     number = _decimal(value)
     if feature.kind is Kind.ratio:
+        if not math.isfinite(float(number)):
+            raise BoundError("超出可表示的范围", "is out of range")
         return float(number)
     if feature.kind is Kind.money:
         fen = number * 100
@@ -349,6 +354,7 @@ def value_matches(kind: Kind, value: Any) -> bool:
 
 # ---- validation -----------------------------------------------------------------------------------------
 
+_BOUND_ZH = {"min": "下限", "max": "上限"}
 _KIND_ZH = {Kind.enum: "枚举", Kind.boolean: "布尔", Kind.integer: "整数", Kind.money: "金额",
             Kind.ratio: "比率", Kind.date: "日期"}
 
@@ -356,7 +362,8 @@ _KIND_ZH = {Kind.enum: "枚举", Kind.boolean: "布尔", Kind.integer: "整数",
 def _check_values(path: str, key: str, values: list[Any], kind: Kind, allowed: tuple[str, ...], what_zh: str,
                   what_en: str, problems: list[Problem]) -> None:
     if not values:
-        problems.append(Problem(join_path(path, key), "empty_values", "取值列表不能为空", "The value list is empty"))
+        problems.append(Problem(join_path(path, key), "empty_values", "取值列表不能为空",
+                                "The value list is empty"))
         return
     if len(values) > MAX_VALUES:
         problems.append(Problem(join_path(path, key), "too_many_values", f"取值不能超过 {MAX_VALUES} 个",
@@ -365,7 +372,8 @@ def _check_values(path: str, key: str, values: list[Any], kind: Kind, allowed: t
     for i, value in enumerate(values):
         vpath = join_path(path, key, i)
         if not value_matches(kind, value):
-            expected_zh, expected_en = ("true/false", "true or false") if kind is Kind.boolean else ("文本", "a string")
+            boolean = kind is Kind.boolean
+            expected_zh, expected_en = ("true/false", "true or false") if boolean else ("文本", "a string")
             problems.append(Problem(vpath, "wrong_value_type", f"{what_zh}的取值应为{expected_zh}",
                                     f"Values of {what_en} must be {expected_en}"))
         elif kind is Kind.enum and allowed and value not in allowed:
@@ -386,7 +394,8 @@ def _check_predicate(path: str, node: Node, catalog: Catalog, problems: list[Pro
         case FeaturePredicate():
             feature = catalog.feature(node.feature)
             if feature is None:
-                problems.append(Problem(join_path(path, "feature"), "unknown_feature", f"特征“{node.feature}”不存在",
+                problems.append(Problem(join_path(path, "feature"), "unknown_feature",
+                                        f"特征“{node.feature}”不存在",
                                         f"Unknown feature {node.feature!r}"))
                 return
             if feature.kind not in VALUE_KINDS:
@@ -399,7 +408,8 @@ def _check_predicate(path: str, node: Node, catalog: Catalog, problems: list[Pro
         case RangePredicate():
             feature = catalog.feature(node.feature)
             if feature is None:
-                problems.append(Problem(join_path(path, "feature"), "unknown_feature", f"特征“{node.feature}”不存在",
+                problems.append(Problem(join_path(path, "feature"), "unknown_feature",
+                                        f"特征“{node.feature}”不存在",
                                         f"Unknown feature {node.feature!r}"))
                 return
             if feature.kind not in RANGE_KINDS:
@@ -417,14 +427,15 @@ def _check_predicate(path: str, node: Node, catalog: Catalog, problems: list[Pro
                     bounds[name] = storage_bound(feature, getattr(node, name))
                 except BoundError as exc:
                     problems.append(Problem(join_path(path, name), "invalid_bound",
-                                            f"{feature.label_zh}的{'下限' if name == 'min' else '上限'}{exc.message_zh}",
+                                            f"{feature.label_zh}的{_BOUND_ZH[name]}{exc.message_zh}",
                                             f"{feature.label_en}: {name} {exc.message_en}"))
             lo, hi = bounds.get("min"), bounds.get("max")
             if lo is not None and hi is not None and lo > hi:
                 problems.append(Problem(path, "inverted_range", "下限大于上限", "min is greater than max"))
         case ListPredicate():
             if not catalog.has_list(node.list_id):
-                problems.append(Problem(join_path(path, "list_id"), "unknown_list", f"名单 {node.list_id} 不存在",
+                problems.append(Problem(join_path(path, "list_id"), "unknown_list",
+                                        f"名单 {node.list_id} 不存在",
                                         f"Unknown customer list {node.list_id}"))
         case AudiencePredicate():
             pass  # references are checked together, for cycles
@@ -477,10 +488,12 @@ def validate(expr: Node, catalog: Catalog, *, audience_id: int | None = None) ->
             continue
         match node:
             case And() | Or() if not node.children:
-                problems.append(Problem(join_path(path, "children"), "empty_children", "组合条件至少需要一个子条件",
+                problems.append(Problem(join_path(path, "children"), "empty_children",
+                                        "组合条件至少需要一个子条件",
                                         f"'{node.op}' needs at least one condition"))
             case Minus() if not node.subtract:
-                problems.append(Problem(join_path(path, "subtract"), "empty_children", "差集至少需要一个被减条件",
+                problems.append(Problem(join_path(path, "subtract"), "empty_children",
+                                        "差集至少需要一个被减条件",
                                         "'minus' needs at least one condition to subtract"))
             case _:
                 _check_predicate(path, node, catalog, problems)

@@ -21,6 +21,7 @@ from omniloop.audiences.bitmap_index import BRANCH_DIMENSION, ORG_DIMENSION, TAG
 from omniloop.audiences.expression import (
     And,
     AudiencePredicate,
+    AudienceResolver,
     FeaturePredicate,
     ListPredicate,
     Minus,
@@ -37,7 +38,6 @@ from omniloop.audiences.expression import (
 from omniloop.tags.features import FEATURES, Kind
 
 DIALECTS = ("duckdb", "postgres", "spark")
-AudienceResolver = Callable[[int], Node | None]
 AudienceSql = Callable[[int], exp.Expression | str | None]
 
 
@@ -67,7 +67,7 @@ def _value_in(column_name: str, values: Iterable[Any], kind: Kind) -> exp.Expres
 
 
 def dimension_column(dimension: str) -> str:
-    """The feature-table column behind a breakdown dimension (``org``, ``branch``, a feature, ``tag:<code>``)."""
+    """The feature-table column of a breakdown dimension (``org``, ``branch``, a feature, ``tag:<code>``)."""
     if dimension == ORG_DIMENSION:
         return "org_id"
     if dimension == BRANCH_DIMENSION:
@@ -93,7 +93,8 @@ class _Compiler:
                 return exp.paren(exp.or_(*[self.compile(c, join_path(path, "children", i), chain)
                                            for i, c in enumerate(node.children)]), copy=False)
             case Not():
-                return exp.not_(exp.paren(self.compile(node.child, join_path(path, "child"), chain), copy=False))
+                inner = self.compile(node.child, join_path(path, "child"), chain)
+                return exp.not_(exp.paren(inner, copy=False))
             case Minus():
                 base = self.compile(node.base, join_path(path, "base"), chain)
                 subtract = exp.or_(*[self.compile(c, join_path(path, "subtract", i), chain)
@@ -145,8 +146,9 @@ def scope_condition(org_ids: Iterable[int]) -> exp.Expression:
     ids = [exp.Literal.number(int(i)) for i in sorted(set(org_ids))]
     if not ids:
         return exp.false()
-    return exp.paren(exp.or_(exp.column("org_id").isin(*ids), exp.column("branch_id").isin(*[i.copy() for i in ids])),
-                     copy=False)
+    by_org = exp.column("org_id").isin(*ids)
+    by_branch = exp.column("branch_id").isin(*[i.copy() for i in ids])
+    return exp.paren(exp.or_(by_org, by_branch), copy=False)
 
 
 def condition(
@@ -176,7 +178,8 @@ def to_sqlglot(
     """``SELECT cid FROM <table> WHERE <audience>``.
 
     ``audiences`` resolves a saved audience to its expression, which is inlined; ``audience_sql``, if
-    given, returns a query of cids for a saved audience instead (e.g. a frozen snapshot) or None.
+    given, returns a query of cids for a saved audience instead (e.g. a frozen snapshot) or None. Such a
+    query must not return null cids: ``NOT (cid IN (... NULL ...))`` is never true in SQL.
     """
     where = condition(expr, lists_table=lists_table, audiences=audiences, audience_sql=audience_sql,
                       scope_org_ids=scope_org_ids)
@@ -210,7 +213,8 @@ def estimate_sqlglot(
     return select.group_by(exp.GroupingSets(expressions=sets))
 
 
-def read_estimate(rows: Iterable[Sequence[Any]], breakdown: Sequence[str]) -> tuple[int, dict[str, dict[Any, int]]]:
+def read_estimate(rows: Iterable[Sequence[Any]],
+                  breakdown: Sequence[str]) -> tuple[int, dict[str, dict[Any, int]]]:
     """(total, {dimension: {value: count}}) from the rows of ``estimate_sqlglot``'s query."""
     k = len(breakdown)
     total = 0

@@ -6,12 +6,14 @@ where ``message`` is in the request's language (Accept-Language; Chinese by defa
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omniloop.core.i18n import negotiate
@@ -152,6 +154,24 @@ def install_error_handlers(app: FastAPI) -> None:
                 "validation_error", "输入校验失败", "Validation failed", _validation_details(exc), _lang(request)
             ),
             status_code=422,
+        )
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        # A value the database refuses (out of range, bad encoding) is the client's input, not our crash.
+        return JSONResponse(
+            error_body("invalid_value", "输入值超出数据库允许的范围或格式", "A value is out of range or malformed",
+                       None, _lang(request)),
+            status_code=422,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logging.getLogger("omniloop").exception("unhandled error")
+        return JSONResponse(
+            error_body("internal_error", "服务器内部错误，请稍后重试", "Internal server error, please retry later",
+                       {"request_id": getattr(request.state, "request_id", None)}, _lang(request)),
+            status_code=500,
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -53,9 +53,10 @@ class RequestContextMiddleware(BaseHTTPMiddleware):
     """Request id (from X-Request-ID or new), language, client ip; latency metric and access log."""
 
     async def dispatch(self, request: Request, call_next):
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
+        request.state.request_id = request_id  # for the last-resort error handler, which runs outside us
         tokens = (
-            current_request_id.set(request_id[:64]),
+            current_request_id.set(request_id),
             current_ip.set(request.client.host if request.client else None),
             current_language.set(negotiate(request.headers.get("accept-language"))),
         )
@@ -64,7 +65,7 @@ class RequestContextMiddleware(BaseHTTPMiddleware):
         try:
             response = await call_next(request)
             status = response.status_code
-            response.headers["X-Request-ID"] = request_id[:64]
+            response.headers["X-Request-ID"] = request_id
             return response
         finally:
             elapsed = time.perf_counter() - start

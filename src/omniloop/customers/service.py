@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 from omniloop.core.errors import NotFound
 from omniloop.customers.models import Customer, CustomerMonthly
 from omniloop.customers.schemas import (
-    Customer360, CustomerDetail, CustomerListItem, Holdings, MonthlyPoint, OrgRef, RmRef,
+    Customer360,
+    CustomerDetail,
+    CustomerListItem,
+    Holdings,
+    MonthlyPoint,
+    OrgRef,
+    RmRef,
 )
 from omniloop.org.auth import Principal
 from omniloop.org.models import Org, User

@@ -89,7 +89,7 @@ def generate_parquet(
                 written["monthly"] += monthly.num_rows
                 if progress:
                     progress(written["customers"], customers)
-        except BaseException as exc:  # noqa: BLE001 - handed to the generating thread, which re-raises it
+        except BaseException as exc:
             failure.append(exc)
             while handoff.get() is not None:  # drain so the producer never blocks on a dead writer
                 pass

@@ -158,4 +158,4 @@ def describe(args: dict[str, Any]) -> str:
 
 
 # The built-in jobs are always available wherever the registry is, so ops checks work on any worker.
-from omniloop.jobs import builtin as _builtin  # noqa: F401
+from omniloop.jobs import builtin as _builtin  # noqa: E402,F401

@@ -248,7 +248,7 @@ class Worker:
             else:
                 status = "queued" if self._tx(service.release, **ids) else None
             log.info("job %d interrupted (%s)", job.id, exc.reason, extra=extra)
-        except Exception:  # noqa: BLE001 - any handler error is recorded on the job and retried
+        except Exception:
             return self._failed(job, traceback.format_exc(), retryable=True, extra=extra)
         else:
             status = "succeeded" if self._tx(service.complete, result=result, **ids) else None

@@ -2,8 +2,8 @@
 
 from alembic import context
 
-from omniloop.core.db import Base, get_engine, make_engine
 from omniloop.core import models_registry  # noqa: F401
+from omniloop.core.db import Base, get_engine, make_engine
 
 config = context.config
 target_metadata = Base.metadata

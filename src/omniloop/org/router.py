@@ -13,8 +13,19 @@ from omniloop.org import service
 from omniloop.org.auth import CurrentPrincipal, Principal, require
 from omniloop.org.roles import ROLES, Permission, Role
 from omniloop.org.schemas import (
-    LoginRequest, LoginResponse, Me, OrgCreate, OrgNode, OrgRead, OrgUpdate, PasswordReset, RoleRead,
-    UserCreate, UserPage, UserRead, UserUpdate,
+    LoginRequest,
+    LoginResponse,
+    Me,
+    OrgCreate,
+    OrgNode,
+    OrgRead,
+    OrgUpdate,
+    PasswordReset,
+    RoleRead,
+    UserCreate,
+    UserPage,
+    UserRead,
+    UserUpdate,
 )
 
 router = APIRouter(prefix="/api", tags=["org"])

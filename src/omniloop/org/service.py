@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -195,7 +196,9 @@ def revoke_sessions(*, session: Session, user_id: int) -> None:
         login.revoked_at = now
 
 
-_DUMMY_HASH = hash_password("not-a-real-password")
+@cache
+def _dummy_hash() -> str:
+    return hash_password("not-a-real-password")
 
 
 # ---- login ------------------------------------------------------------------------------------------
@@ -206,7 +209,7 @@ def login(*, session: Session, username: str, password: str, settings: Settings,
     now = utcnow()
     if user is None:
         # Spend the same time as a real check so response times do not reveal which usernames exist.
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         audit.record(session, actor=Actor(None, username[:64]), action="login_failed", entity_type="user")
         session.commit()
         raise LoginFailed()

@@ -387,7 +387,7 @@ class FeatureReader:
         self.connection.close()
         self._finalizer()
 
-    def __enter__(self) -> FeatureReader:  # noqa: PYI034 - not meant for subclassing
+    def __enter__(self) -> FeatureReader:
         return self
 
     def __exit__(self, *exc: object) -> None:

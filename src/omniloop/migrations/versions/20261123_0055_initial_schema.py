@@ -4,12 +4,12 @@ Revision ID: 3cb1cf9b5692
 Revises: 
 Create Date: 2026-11-23 00:55:42.994616
 """
-from alembic import op
 import sqlalchemy as sa
-import omniloop.core.db
+from alembic import op
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import postgresql
+
+import omniloop.core.db
 
 revision = '3cb1cf9b5692'
 down_revision = None
