@@ -359,6 +359,15 @@ _KIND_ZH = {Kind.enum: "枚举", Kind.boolean: "布尔", Kind.integer: "整数",
             Kind.ratio: "比率", Kind.date: "日期"}
 
 
+def _known_feature(catalog: Catalog, name: str, path: str, problems: list[Problem]) -> Feature | None:
+    """The feature called ``name``, or None after recording an ``unknown_feature`` problem."""
+    feature = catalog.feature(name)
+    if feature is None:
+        problems.append(Problem(join_path(path, "feature"), "unknown_feature", f"特征“{name}”不存在",
+                                f"Unknown feature {name!r}"))
+    return feature
+
+
 def _check_values(path: str, key: str, values: list[Any], kind: Kind, allowed: tuple[str, ...], what_zh: str,
                   what_en: str, problems: list[Problem]) -> None:
     if not values:
@@ -392,11 +401,8 @@ def _check_predicate(path: str, node: Node, catalog: Catalog, problems: list[Pro
             _check_values(path, "values", node.values, info.kind, info.values, f"标签“{node.tag}”",
                           f"tag {node.tag!r}", problems)
         case FeaturePredicate():
-            feature = catalog.feature(node.feature)
+            feature = _known_feature(catalog, node.feature, path, problems)
             if feature is None:
-                problems.append(Problem(join_path(path, "feature"), "unknown_feature",
-                                        f"特征“{node.feature}”不存在",
-                                        f"Unknown feature {node.feature!r}"))
                 return
             if feature.kind not in VALUE_KINDS:
                 problems.append(Problem(join_path(path, "feature"), "wrong_feature_kind",
@@ -406,11 +412,8 @@ def _check_predicate(path: str, node: Node, catalog: Catalog, problems: list[Pro
             _check_values(path, "in", node.values, feature.kind, feature.values, feature.label_zh,
                           feature.label_en, problems)
         case RangePredicate():
-            feature = catalog.feature(node.feature)
+            feature = _known_feature(catalog, node.feature, path, problems)
             if feature is None:
-                problems.append(Problem(join_path(path, "feature"), "unknown_feature",
-                                        f"特征“{node.feature}”不存在",
-                                        f"Unknown feature {node.feature!r}"))
                 return
             if feature.kind not in RANGE_KINDS:
                 problems.append(Problem(join_path(path, "feature"), "wrong_feature_kind",

@@ -463,7 +463,7 @@ def _compute(con: duckdb.DuckDBPyConnection, workdir: Path, *, as_of: date, key:
     schema = feature_schema()
     missing = {f.name for f in schema} - set(_EXPRESSIONS)
     if missing:
-        raise NotImplementedError(f"no definition for feature columns {sorted(missing)}")
+        raise RuntimeError(f"no definition for feature columns {sorted(missing)}")
     month = as_of.replace(day=1)
     lit = {"as_of": f"DATE '{as_of.isoformat()}'", "month": f"DATE '{month.isoformat()}'"}
     window_3m = _months_back(month, 2).isoformat()
