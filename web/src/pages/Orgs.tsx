@@ -19,6 +19,21 @@ function childLevels(parent: Level): Level[] {
   return ['sub_branch'];
 }
 
+/** The Chinese and English name fields shared by the add-child and rename forms. */
+function OrgNameFields() {
+  const { t } = useTranslation();
+  return (
+    <>
+      <Form.Item name="name" label={t('orgs.name')} rules={[{ required: true, whitespace: true, message: t('orgs.nameRequired') }, { max: 100 }]}>
+        <Input maxLength={100} />
+      </Form.Item>
+      <Form.Item name="name_en" label={t('orgs.nameEn')} rules={[{ max: 200 }]}>
+        <Input maxLength={200} />
+      </Form.Item>
+    </>
+  );
+}
+
 export default function OrgsPage() {
   const { t, i18n } = useTranslation();
   const { can } = useAuth();
@@ -193,12 +208,7 @@ export default function OrgsPage() {
           >
             <Input maxLength={32} />
           </Form.Item>
-          <Form.Item name="name" label={t('orgs.name')} rules={[{ required: true, whitespace: true, message: t('orgs.nameRequired') }, { max: 100 }]}>
-            <Input maxLength={100} />
-          </Form.Item>
-          <Form.Item name="name_en" label={t('orgs.nameEn')} rules={[{ max: 200 }]}>
-            <Input maxLength={200} />
-          </Form.Item>
+          <OrgNameFields />
           <Form.Item name="level" label={t('orgs.level')} rules={[{ required: true }]}>
             <Select
               options={(selected ? childLevels(selected.level) : []).map((l) => ({ value: l, label: t(`org.level.${l}`) }))}
@@ -224,12 +234,7 @@ export default function OrgsPage() {
           initialValues={{ name: selected?.name, name_en: selected?.name_en ?? undefined }}
           onFinish={(values) => selected && rename.mutate({ id: selected.id, body: { name: values.name, name_en: values.name_en || null } })}
         >
-          <Form.Item name="name" label={t('orgs.name')} rules={[{ required: true, whitespace: true, message: t('orgs.nameRequired') }, { max: 100 }]}>
-            <Input maxLength={100} />
-          </Form.Item>
-          <Form.Item name="name_en" label={t('orgs.nameEn')} rules={[{ max: 200 }]}>
-            <Input maxLength={200} />
-          </Form.Item>
+          <OrgNameFields />
         </Form>
       </Modal>
     </Card>

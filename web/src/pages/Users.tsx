@@ -218,15 +218,7 @@ export default function UsersPage() {
           >
             <Input autoComplete="off" maxLength={64} />
           </Form.Item>
-          <Form.Item name="display_name" label={t('users.displayName')} rules={[{ required: true, whitespace: true, message: t('users.displayNameRequired') }]}>
-            <Input maxLength={100} />
-          </Form.Item>
-          <Form.Item name="org_id" label={t('users.org')} rules={[{ required: true, message: t('users.orgRequired') }]}>
-            <OrgTreeSelect allowClear={false} />
-          </Form.Item>
-          <Form.Item name="role" label={t('users.role')} rules={[{ required: true, message: t('users.roleRequired') }]}>
-            <Select options={roleOptions} />
-          </Form.Item>
+          <ProfileFields roleOptions={roleOptions} />
           <PasswordFields />
           <Form.Item name="language" label={t('users.language')}>
             <Select options={[{ value: 'zh-CN', label: t('lang.zh-CN') }, { value: 'en', label: t('lang.en') }]} />
@@ -251,15 +243,7 @@ export default function UsersPage() {
             <Form.Item label={t('users.username')}>
               <Input value={editing.username} disabled />
             </Form.Item>
-            <Form.Item name="display_name" label={t('users.displayName')} rules={[{ required: true, whitespace: true, message: t('users.displayNameRequired') }]}>
-              <Input maxLength={100} />
-            </Form.Item>
-            <Form.Item name="org_id" label={t('users.org')} rules={[{ required: true, message: t('users.orgRequired') }]}>
-              <OrgTreeSelect allowClear={false} />
-            </Form.Item>
-            <Form.Item name="role" label={t('users.role')} rules={[{ required: true, message: t('users.roleRequired') }]}>
-              <Select options={roleOptions} />
-            </Form.Item>
+            <ProfileFields roleOptions={roleOptions} />
             <Form.Item name="language" label={t('users.language')}>
               <Select options={[{ value: 'zh-CN', label: t('lang.zh-CN') }, { value: 'en', label: t('lang.en') }]} />
             </Form.Item>
@@ -289,6 +273,24 @@ export default function UsersPage() {
         )}
       </Modal>
     </Card>
+  );
+}
+
+/** Display name, org and role: the fields the create and edit forms share. */
+function ProfileFields({ roleOptions }: { roleOptions: { value: string; label: string }[] }) {
+  const { t } = useTranslation();
+  return (
+    <>
+      <Form.Item name="display_name" label={t('users.displayName')} rules={[{ required: true, whitespace: true, message: t('users.displayNameRequired') }]}>
+        <Input maxLength={100} />
+      </Form.Item>
+      <Form.Item name="org_id" label={t('users.org')} rules={[{ required: true, message: t('users.orgRequired') }]}>
+        <OrgTreeSelect allowClear={false} />
+      </Form.Item>
+      <Form.Item name="role" label={t('users.role')} rules={[{ required: true, message: t('users.roleRequired') }]}>
+        <Select options={roleOptions} />
+      </Form.Item>
+    </>
   );
 }
 
