@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omniloop.core.db import Base, BigIntPK, UTCDateTime, utcnow
@@ -51,3 +51,25 @@ class CustomerMonthly(Base):
     month: Mapped[date] = mapped_column(Date, primary_key=True)  # first day of the month
     aum_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     app_logins: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CustomerList(Base):
+    """An uploaded customer list (上传名单): the cids of the customers on it, as a serialized roaring bitmap.
+
+    Visible in the subtree of ``org_id``. ``unknown_count`` numbers the rows of the upload that named no
+    known customer (their numbers are in the upload report, not here). Immutable once stored; a new
+    upload is a new list.
+    """
+
+    __tablename__ = "customer_lists"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(500))
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    source_filename: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    unknown_count: Mapped[int] = mapped_column(Integer, default=0)
+    members: Mapped[bytes] = mapped_column(LargeBinary)  # pyroaring BitMap.serialize() of cids
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

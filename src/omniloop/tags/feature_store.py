@@ -150,11 +150,15 @@ class FeatureStore:
     publishers. Reading is for any number of processes and never takes that lock.
     """
 
-    def __init__(self, root: Path, *, keep: int = 5) -> None:
+    def __init__(self, root: Path, *, name: str = "features", keep: int = 5) -> None:
+        """Versions live in ``root/name``; readers see the current one as a DuckDB view called ``name``."""
         if keep < 1:
             raise ValueError("keep at least one version")
+        if not name.isidentifier():
+            raise ValueError(f"store name {name!r} must be an identifier (it names the reader's view)")
         self.root = Path(root)
-        self.dir = self.root / "features"
+        self.name = name
+        self.dir = self.root / name
         self.keep = keep
 
     # -- reading the layout -------------------------------------------------------------------------
@@ -184,6 +188,10 @@ class FeatureStore:
         """The Parquet file of ``version``."""
         return self.dir / _version_name(version) / DATA_FILE
 
+    def version_dir(self, version: int) -> Path:
+        """The directory of ``version``: its Parquet file, manifest and any files published with it."""
+        return self.dir / _version_name(version)
+
     def manifest(self, version: int | None = None) -> dict[str, Any]:
         version = self.current_version() if version is None else version
         if version is None:
@@ -200,9 +208,14 @@ class FeatureStore:
         as_of: date | None = None,
         watermark: datetime | None = None,
         move: bool = False,
+        files: Mapping[str, Path] | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> int:
         """Store ``data`` (a table, or a Parquet file — moved rather than copied if ``move``) as the
         next version, make it current and prune; returns the version number.
+
+        ``files`` maps names to files or directories published in the version's directory beside the
+        data (moved if ``move``), e.g. a bitmap index built from it; ``meta`` adds keys to the manifest.
 
         The slow part (writing and hashing the file) happens in a staging directory before the lock
         is taken; under the lock only renames happen, so a reader never sees a half-written version.
@@ -219,6 +232,15 @@ class FeatureStore:
             else:
                 shutil.copyfile(data, target)
             _fsync(target)
+            for name, extra in (files or {}).items():
+                if name in (DATA_FILE, MANIFEST_FILE) or "/" in name or name.startswith("."):
+                    raise ValueError(f"cannot publish a file called {name!r}")
+                if move:
+                    shutil.move(extra, staging / name)
+                elif Path(extra).is_dir():
+                    shutil.copytree(extra, staging / name)
+                else:
+                    shutil.copyfile(extra, staging / name)
             metadata = pq.read_metadata(target)
             schema = metadata.schema.to_arrow_schema()
             if "cid" not in schema.names:
@@ -234,6 +256,8 @@ class FeatureStore:
                 "file": DATA_FILE,
                 "bytes": target.stat().st_size,
                 "sha256": _sha256(target),
+                "files": sorted(files or {}),
+                **dict(meta or {}),
             }
             with self._lock():
                 version = max(self.versions(), default=0) + 1
@@ -361,7 +385,8 @@ class FeatureReader:
             path = self.store.path(current)
             if not path.exists():  # pruned between reading CURRENT and leasing it: read CURRENT again
                 continue
-            self.connection.execute(f"CREATE OR REPLACE VIEW features AS SELECT * FROM read_parquet({_sql_path(path)})")
+            self.connection.execute(
+                f"CREATE OR REPLACE VIEW {self.store.name} AS SELECT * FROM read_parquet({_sql_path(path)})")
             self.version = current
             self._write_lease(current)
             return True
