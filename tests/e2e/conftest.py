@@ -28,7 +28,8 @@ from omniloop.org.models import User
 from tests.factories import PASSWORD, create_bank, create_customer, create_user
 
 REPO = Path(__file__).resolve().parents[2]
-WEB_DIST = REPO / "web" / "dist"
+# A helper building the console elsewhere (vite build --outDir) points the tests at it.
+WEB_DIST = Path(os.environ.get("OMNILOOP_TEST_WEB_DIST", REPO / "web" / "dist"))
 CHROMIUM = os.environ.get("OMNILOOP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]

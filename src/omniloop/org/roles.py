@@ -27,6 +27,18 @@ class Permission(StrEnum):
     audit_read = "audit.read"
     jobs_read = "jobs.read"
     jobs_manage = "jobs.manage"
+    tags_read = "tags.read"
+    tags_manage = "tags.manage"  # define, edit and run tags; edit lifecycle rules
+    tags_export = "tags.export"
+    audiences_read = "audiences.read"
+    audiences_manage = "audiences.manage"  # save audiences, upload lists, take snapshots
+    audiences_export = "audiences.export"
+    events_read = "events.read"  # event stream, schema browser, customer timelines
+    sources_manage = "sources.manage"  # event sources and their write keys
+    triggers_manage = "triggers.manage"
+    plans_read = "plans.read"
+    plans_manage = "plans.manage"  # raise needs, write plans, submit for countersign
+    approvals_decide = "approvals.decide"  # approve / reject / comment in a countersign
 
 
 @dataclass(frozen=True)
@@ -42,18 +54,28 @@ ROLES: dict[Role, RoleInfo] = {
     Role.admin: RoleInfo("平台管理员", "Platform admin", frozenset(Permission)),
     Role.operator: RoleInfo(
         "总行营销运营", "Head-office marketing operator",
-        frozenset({_P.customers_read, _P.customers_write, _P.orgs_read, _P.jobs_read}),
+        frozenset({_P.customers_read, _P.customers_write, _P.orgs_read, _P.jobs_read,
+                   _P.tags_read, _P.tags_manage, _P.tags_export, _P.audiences_read, _P.audiences_manage,
+                   _P.audiences_export, _P.events_read, _P.sources_manage, _P.triggers_manage,
+                   _P.plans_read, _P.plans_manage}),
     ),
     Role.branch_manager: RoleInfo(
-        "分支行管理者", "Branch manager", frozenset({_P.customers_read, _P.orgs_read, _P.jobs_read})
+        "分支行管理者", "Branch manager",
+        frozenset({_P.customers_read, _P.orgs_read, _P.jobs_read, _P.tags_read, _P.audiences_read,
+                   _P.audiences_manage, _P.audiences_export, _P.events_read, _P.plans_read,
+                   _P.approvals_decide}),
     ),
     Role.rm: RoleInfo(
-        "客户经理", "Relationship manager", frozenset({_P.customers_read, _P.orgs_read}),
+        "客户经理", "Relationship manager",
+        frozenset({_P.customers_read, _P.orgs_read, _P.tags_read, _P.events_read}),
         assigned_customers_only=True,
     ),
-    Role.approver: RoleInfo("会签人", "Approver", frozenset({_P.orgs_read})),
+    Role.approver: RoleInfo("会签人", "Approver",
+                            frozenset({_P.orgs_read, _P.plans_read, _P.approvals_decide})),
     Role.analyst: RoleInfo(
-        "数据分析师", "Data analyst", frozenset({_P.customers_read, _P.orgs_read, _P.jobs_read})
+        "数据分析师", "Data analyst",
+        frozenset({_P.customers_read, _P.orgs_read, _P.jobs_read, _P.tags_read, _P.tags_export,
+                   _P.audiences_read, _P.audiences_export, _P.events_read, _P.plans_read})
     ),
 }
 

@@ -15,7 +15,19 @@ export type Permission =
   | 'users.manage'
   | 'audit.read'
   | 'jobs.read'
-  | 'jobs.manage';
+  | 'jobs.manage'
+  | 'tags.read'
+  | 'tags.manage'
+  | 'tags.export'
+  | 'audiences.read'
+  | 'audiences.manage'
+  | 'audiences.export'
+  | 'events.read'
+  | 'sources.manage'
+  | 'triggers.manage'
+  | 'plans.read'
+  | 'plans.manage'
+  | 'approvals.decide';
 
 interface AuthState {
   token: string | null;
