@@ -2,21 +2,30 @@
 
 ``create_list`` stores a list from known cids (the upload endpoint resolves customer numbers first and
 reports the unknown ones); ``list_members`` returns a list's cids for the audience compiler and for
-list-sourced tags. Lists are immutable.
+list-sourced tags. Lists are immutable. ``upload_list`` reads an uploaded file of customer numbers,
+resolves them among the customers the uploader may read and reports the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
+import pyarrow as pa
+from pydantic import BaseModel
 from pyroaring import BitMap
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from omniloop.core import audit
 from omniloop.core.audit import Actor
-from omniloop.core.errors import NotFound
-from omniloop.customers.models import CustomerList
+from omniloop.core.errors import NotFound, ValidationFailed
+from omniloop.customers.models import Customer, CustomerList
+from omniloop.org.auth import Principal
+from omniloop.org.models import Org
+from omniloop.org.service import subtree_condition
+
+ID_CHUNK = 5_000
 
 
 def create_list(session: Session, *, actor: Actor, name: str, org_id: int, cids: Iterable[int],
@@ -51,3 +60,121 @@ def existing_list_ids(session: Session, ids: Iterable[int]) -> set[int]:
     if not wanted:
         return set()
     return set(session.scalars(select(CustomerList.id).where(CustomerList.id.in_(wanted))))
+
+
+# ---- uploads: CSV / Excel / Parquet of customer numbers ------------------------------------------------
+
+NUMBER_HEADERS = ("customer_no", "客户号", "客户编号", "cust_no", "customer_number")
+MAX_UNKNOWN_LISTED = 100
+
+
+class ListUploadReport(BaseModel):
+    """What an upload found (名单匹配报告): numbers matched, repeated, and not known in the uploader's scope."""
+
+    file_name: str
+    column: str  # the column read as customer numbers
+    rows: int = 0  # rows with a customer number
+    blank: int = 0  # rows without one
+    matched: int = 0  # distinct customers found
+    duplicates: int = 0  # rows repeating a number already seen
+    unknown_count: int = 0  # distinct numbers not found among the customers the uploader may read
+    unknown: list[str] = []  # the first MAX_UNKNOWN_LISTED of them
+    unknown_truncated: bool = False
+
+
+class ListFileEmpty(ValidationFailed):
+    code = "list_file_empty"
+    message_zh, message_en = "文件中没有客户号", "The file has no customer numbers"
+
+
+class ListNoMatches(ValidationFailed):
+    code = "list_no_matches"
+    message_zh = "文件中的客户号均不在您的管辖范围内或不存在，未创建名单"
+    message_en = "None of the customer numbers is a customer in your scope; no list was created"
+
+
+def pick_column(columns: list[str], wanted: Sequence[str], *, default: int | None = 0) -> str | None:
+    """The column whose header is one of ``wanted`` (case-insensitive), else the ``default``-th column."""
+    folded = {c.strip().lower(): c for c in columns}
+    for name in wanted:
+        if name.lower() in folded:
+            return folded[name.lower()]
+    if default is not None and len(columns) > default:
+        return columns[default]
+    return None
+
+
+def read_upload(path: Path, file_name: str) -> tuple[list[str], Iterator[pa.Table]]:
+    """The header and the rows (as trimmed text, empty cells null) of an uploaded CSV / XLSX / Parquet file."""
+    from omniloop.customers import loader
+
+    source = loader._open(path, loader.detect_format(file_name), loader.CHUNK_ROWS)
+
+    def chunks() -> Iterator[pa.Table]:
+        try:
+            for table, _rows in source.chunks:
+                yield pa.table({name: loader._as_text(table[name]) for name in table.column_names})
+        except (OSError, pa.ArrowException, ValueError, KeyError, UnicodeDecodeError) as exc:
+            raise loader.ImportFileUnreadable(details={"reason": str(exc)[:300]}) from exc
+
+    return source.columns, chunks()
+
+
+def resolve_numbers(session: Session, principal: Principal, numbers: Iterable[str]) -> dict[str, int]:
+    """Customer number → cid for the numbers that name customers ``principal`` may read."""
+    from omniloop.customers.service import readable_customers
+
+    wanted = list(dict.fromkeys(numbers))
+    found: dict[str, int] = {}
+    base = readable_customers(principal).with_only_columns(Customer.customer_no, Customer.id)
+    for start in range(0, len(wanted), ID_CHUNK):
+        chunk = wanted[start:start + ID_CHUNK]
+        found.update((number, cid) for number, cid in session.execute(base.where(Customer.customer_no.in_(chunk))))
+    return found
+
+
+def upload_list(session: Session, *, principal: Principal, path: Path, file_name: str, name: str,
+                description: str | None = None) -> tuple[CustomerList, ListUploadReport]:
+    """Store the customers named in an uploaded file as a list owned by the uploader's org."""
+    columns, chunks = read_upload(path, file_name)
+    column = pick_column(columns, NUMBER_HEADERS)
+    if column is None:
+        raise ListFileEmpty(details={"file_name": file_name})
+    report = ListUploadReport(file_name=file_name, column=column)
+    seen: set[str] = set()
+    for table in chunks:
+        for number in table[column].to_pylist():
+            if number is None:
+                report.blank += 1
+                continue
+            report.rows += 1
+            if number in seen:
+                report.duplicates += 1
+            seen.add(number)
+    if not seen:
+        raise ListFileEmpty(details=report.model_dump())
+    found = resolve_numbers(session, principal, seen)
+    unknown = sorted(seen - set(found))
+    report.matched = len(found)
+    report.unknown_count = len(unknown)
+    report.unknown = unknown[:MAX_UNKNOWN_LISTED]
+    report.unknown_truncated = len(unknown) > MAX_UNKNOWN_LISTED
+    if not found:
+        raise ListNoMatches(details=report.model_dump())
+    row = create_list(session, actor=principal.actor, name=name, org_id=principal.org.id, cids=found.values(),
+                      unknown_count=len(unknown), description=description, source_filename=file_name[:255],
+                      created_by_id=principal.user.id)
+    return row, report
+
+
+def readable_lists(principal: Principal) -> Select:
+    """Lists owned by an org in the caller's subtree."""
+    return (select(CustomerList).join(Org, Org.id == CustomerList.org_id)
+            .where(subtree_condition(Org.path, principal.org.path)))
+
+
+def get_readable_list(session: Session, principal: Principal, list_id: int) -> CustomerList:
+    row = session.scalar(readable_lists(principal).where(CustomerList.id == list_id))
+    if row is None:
+        raise NotFound("名单不存在", "Customer list not found", code="customer_list_not_found")
+    return row

@@ -38,6 +38,7 @@ class Customer(Base):
     first_account_date: Mapped[date | None] = mapped_column(Date)
     payroll_flag: Mapped[bool] = mapped_column(Boolean, default=False)
     lifecycle_stage: Mapped[str | None] = mapped_column(String(20), index=True)
+    lifecycle_status: Mapped[str | None] = mapped_column(String(20))  # written by the lifecycle tag run
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -73,3 +74,19 @@ class CustomerList(Base):
     unknown_count: Mapped[int] = mapped_column(Integer, default=0)
     members: Mapped[bytes] = mapped_column(LargeBinary)  # pyroaring BitMap.serialize() of cids
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerHolding(Base):
+    """A product the customer holds (持仓): a wealth product, time deposit, fund or insurance policy.
+    ``maturity_date`` drives the "N days before maturity" key-date trigger (到期提醒)."""
+
+    __tablename__ = "customer_holdings"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    product_code: Mapped[str] = mapped_column(String(32))
+    product_name: Mapped[str] = mapped_column(String(100))
+    product_type: Mapped[str] = mapped_column(String(16))  # wealth / deposit / fund / insurance
+    amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    start_date: Mapped[date] = mapped_column(Date)
+    maturity_date: Mapped[date | None] = mapped_column(Date, index=True)
