@@ -1,0 +1,1 @@
+"""Online countersign (会签): workflow templates, approval instances and the state machine."""

@@ -1,0 +1,1 @@
+"""The in-console notification centre (站内通知)."""
