@@ -21,6 +21,25 @@ const OrgsPage = lazy(() => import('./pages/Orgs'));
 const UsersPage = lazy(() => import('./pages/Users'));
 const AuditPage = lazy(() => import('./pages/Audit'));
 const JobsPage = lazy(() => import('./pages/Jobs'));
+const EventSourcesPage = lazy(() => import('./pages/EventSources'));
+const EventStreamPage = lazy(() => import('./pages/EventStream'));
+const EventSchemaPage = lazy(() => import('./pages/EventSchema'));
+const AudiencesPage = lazy(() => import('./pages/Audiences'));
+const AudienceBuilderPage = lazy(() => import('./pages/AudienceBuilder'));
+const TagsPage = lazy(() => import('./pages/Tags'));
+const TagDetailPage = lazy(() => import('./pages/TagDetail'));
+const TagEditorPage = lazy(() => import('./pages/TagEditor'));
+const TagRunsPage = lazy(() => import('./pages/TagRuns'));
+const LifecyclePage = lazy(() => import('./pages/Lifecycle'));
+const CustomerListsPage = lazy(() => import('./pages/CustomerLists'));
+const PlansPage = lazy(() => import('./pages/Plans'));
+const PlanEditorPage = lazy(() => import('./pages/PlanEditor'));
+const PlanVersionsPage = lazy(() => import('./pages/PlanVersions'));
+const ApprovalInboxPage = lazy(() => import('./pages/ApprovalInbox'));
+const CampaignsPage = lazy(() => import('./pages/Campaigns'));
+const TriggersPage = lazy(() => import('./pages/Triggers'));
+const TriggerEditorPage = lazy(() => import('./pages/TriggerEditor'));
+const TriggerFiringsPage = lazy(() => import('./pages/TriggerFirings'));
 
 const queryClient = new QueryClient({
   queryCache: new QueryCache({
@@ -70,6 +89,28 @@ export default function App() {
                     <Route path="users" element={<RequirePermission permission="users.manage"><UsersPage /></RequirePermission>} />
                     <Route path="audit" element={<RequirePermission permission="audit.read"><AuditPage /></RequirePermission>} />
                     <Route path="jobs" element={<RequirePermission permission="jobs.read"><JobsPage /></RequirePermission>} />
+                    <Route path="audiences" element={<RequirePermission permission="audiences.read"><AudiencesPage /></RequirePermission>} />
+                    <Route path="audiences/:audienceId" element={<RequirePermission permission="audiences.read"><AudienceBuilderPage /></RequirePermission>} />
+                    <Route path="tags" element={<RequirePermission permission="tags.read"><TagsPage /></RequirePermission>} />
+                    <Route path="tags/new" element={<RequirePermission permission="tags.manage"><TagEditorPage /></RequirePermission>} />
+                    <Route path="tags/:tagId" element={<RequirePermission permission="tags.read"><TagDetailPage /></RequirePermission>} />
+                    <Route path="tags/:tagId/edit" element={<RequirePermission permission="tags.manage"><TagEditorPage /></RequirePermission>} />
+                    <Route path="tag-runs" element={<RequirePermission permission="tags.read"><TagRunsPage /></RequirePermission>} />
+                    <Route path="lifecycle" element={<RequirePermission permission="tags.read"><LifecyclePage /></RequirePermission>} />
+                    <Route path="customer-lists" element={<RequirePermission permission="audiences.read"><CustomerListsPage /></RequirePermission>} />
+                    <Route path="plans" element={<RequirePermission permission="plans.read"><PlansPage /></RequirePermission>} />
+                    <Route path="plans/new" element={<RequirePermission permission="plans.manage"><PlanEditorPage /></RequirePermission>} />
+                    <Route path="plans/:planId" element={<RequirePermission permission="plans.read"><PlanEditorPage /></RequirePermission>} />
+                    <Route path="plans/:planId/versions" element={<RequirePermission permission="plans.read"><PlanVersionsPage /></RequirePermission>} />
+                    <Route path="approvals" element={<RequirePermission permission="approvals.decide"><ApprovalInboxPage /></RequirePermission>} />
+                    <Route path="campaigns" element={<RequirePermission permission="plans.read"><CampaignsPage /></RequirePermission>} />
+                    <Route path="triggers" element={<RequirePermission permission="events.read"><TriggersPage /></RequirePermission>} />
+                    <Route path="triggers/new" element={<RequirePermission permission="triggers.manage"><TriggerEditorPage /></RequirePermission>} />
+                    <Route path="triggers/:triggerId/edit" element={<RequirePermission permission="events.read"><TriggerEditorPage /></RequirePermission>} />
+                    <Route path="triggers/:triggerId" element={<RequirePermission permission="events.read"><TriggerFiringsPage /></RequirePermission>} />
+                    <Route path="events" element={<RequirePermission permission="events.read"><EventStreamPage /></RequirePermission>} />
+                    <Route path="event-schema" element={<RequirePermission permission="events.read"><EventSchemaPage /></RequirePermission>} />
+                    <Route path="event-sources" element={<RequirePermission permission="events.read"><EventSourcesPage /></RequirePermission>} />
                     <Route path="home" element={<Navigate to="/" replace />} />
                     <Route path="*" element={<NotFound />} />
                   </Route>

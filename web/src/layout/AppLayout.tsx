@@ -5,6 +5,7 @@ import { Outlet, useLocation, useNavigate } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { useAuth } from '../auth/AuthContext';
 import LanguageSwitch from '../components/LanguageSwitch';
+import NotificationBell from '../components/NotificationBell';
 import { orgName, roleName } from '../lib/names';
 import { MENU } from './menu';
 
@@ -69,6 +70,7 @@ export default function AppLayout() {
                 {roleName(me?.role, i18n.language)}
               </Tag>
             </Space>
+            <NotificationBell />
             <LanguageSwitch size="small" />
             <Button icon={<LogoutOutlined />} onClick={() => void logout()} data-testid="logout">
               {t('app.logout')}

@@ -6,7 +6,7 @@ type RiskLevel = NonNullable<Schemas['CustomerListItem']['risk_level']>;
 
 export const SEGMENTS: Segment[] = ['retail', 'private', 'corporate', 'small_business'];
 export const RISK_LEVELS: RiskLevel[] = ['R1', 'R2', 'R3', 'R4', 'R5'];
-const STAGES = ['new', 'growth', 'mature', 'dormant', 'churned'] as const;
+const STAGES = ['acquire', 'activate', 'grow', 'retain', 'refer'] as const;
 type Stage = (typeof STAGES)[number];
 
 export function segmentColor(s: Segment): string {

@@ -7,6 +7,8 @@ import { useTranslation } from 'react-i18next';
 import { api, unwrap, type Schemas } from '../api/client';
 import { ApiError, errorMessage } from '../api/errors';
 import EChart, { type ChartOption } from '../components/EChart';
+import CustomerTagsCard from '../components/tags/CustomerTagsCard';
+import CustomerEventsCard from '../components/events/CustomerEventsCard';
 import { fenToWan, formatDate, formatDateTime, formatFen, formatFenShort, formatMonth } from '../lib/format';
 import { riskColor, segmentColor, useCustomerLabels } from '../lib/customerLabels';
 
@@ -200,6 +202,12 @@ export default function Customer360Page() {
           <Card title={t('c360.appLogins')}>
             {monthly.length ? <EChart option={charts.logins} testId="logins-chart" /> : <Empty description={t('c360.noMonthly')} />}
           </Card>
+        </Col>
+        <Col span={24}>
+          <CustomerTagsCard customerNo={profile.customer_no} />
+        </Col>
+        <Col span={24}>
+          <CustomerEventsCard customerNo={profile.customer_no} />
         </Col>
       </Row>
     </>
