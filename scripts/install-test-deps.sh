@@ -3,6 +3,7 @@
 #   postgresql     - a real PostgreSQL server for `pytest --db postgres` (Debian 12 ships 15)
 #   chromium       - the browser the Playwright e2e tests drive
 #   fonts-noto-cjk - Chinese glyphs, so the console renders (and screenshots) properly
+#   redis-server   - Redis for the trigger engine's scale-out tests (Redis Streams consumer groups)
 # Only what is missing is installed; when nothing is missing this does nothing (no network).
 # Runs as root, or through sudo when available; otherwise it fails with a clear message.
 set -euo pipefail
@@ -24,9 +25,12 @@ fi
 if ! is_installed fonts-noto-cjk; then
     missing+=(fonts-noto-cjk)
 fi
+if ! command -v redis-server >/dev/null 2>&1; then
+    missing+=(redis-server)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-    log "postgresql, chromium and fonts-noto-cjk are already installed"
+    log "postgresql, chromium, fonts-noto-cjk and redis-server are already installed"
     exit 0
 fi
 

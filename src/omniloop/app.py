@@ -12,17 +12,27 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
 from omniloop import __version__
+from omniloop.approvals.router import router as approvals_router
+from omniloop.audiences.router import router as audiences_router
+from omniloop.campaigns.router import router as campaigns_router
 from omniloop.core.audit_router import router as audit_router
 from omniloop.core.clock import Clock
 from omniloop.core.db import get_engine, session_factory
 from omniloop.core.errors import document_errors, install_error_handlers
 from omniloop.core.input_guard import InputGuardMiddleware
 from omniloop.core.observability import REGISTRY, RequestContextMiddleware, configure_logging
+from omniloop.customers.lists_router import router as customer_lists_router
 from omniloop.customers.router import router as customers_router
+from omniloop.events.ingest import router as ingest_router
+from omniloop.events.router import router as events_router
 from omniloop.jobs.router import router as jobs_router
 from omniloop.jobs.service import refresh_queue_metrics
+from omniloop.notifications.router import router as notifications_router
 from omniloop.org.router import router as org_router
+from omniloop.plans.router import router as plans_router
 from omniloop.settings import Settings, get_settings
+from omniloop.tags.router import router as tags_router
+from omniloop.triggers.router import router as triggers_router
 
 REPO_WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 
@@ -51,8 +61,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     app.add_middleware(InputGuardMiddleware, routes=app)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    for router in (org_router, customers_router, audit_router, jobs_router):
+    for router in (org_router, customers_router, audit_router, jobs_router, audiences_router, tags_router,
+                   customer_lists_router, events_router, ingest_router):
         app.include_router(router)
+    for router in (plans_router, approvals_router, campaigns_router, notifications_router):
+        app.include_router(router)
+    app.include_router(triggers_router)
 
     @app.get("/api/health", response_model=Health, tags=["ops"])
     def health() -> Health | JSONResponse:

@@ -313,10 +313,12 @@ def demo(
     from omniloop.core.db import get_engine, session_scope
     from omniloop.core.errors import OmniloopError
     from omniloop.core.migrate import upgrade
+    from omniloop.demo.domains import seed_domains
     from omniloop.demo.layout import build_layout
     from omniloop.demo.seed import seed_demo
     from omniloop.jobs.worker import start_background_worker
     from omniloop.org.roles import role_info
+    from omniloop.triggers.dispatch import start_embedded
 
     url = _url()
     upgrade(url)
@@ -335,6 +337,13 @@ def demo(
                       f"{summary.customers:,} customers, {summary.monthly_rows:,} monthly rows in {summary.seconds:.1f} s")
     else:
         console.print(f"demo bank already there: {summary.customers:,} customers ({url})")
+    domains = seed_domains(engine, home=get_settings().home, seed=seed, log=console.print)
+    console.print(f"tags: {domains.tags_created} new, tag set v{domains.tagset_version}"
+                  f"{f' (first run {domains.tag_run})' if domains.tag_run else ''}; events: {domains.events:,} new; "
+                  f"triggers: {domains.triggers_created} new; plans: {'seeded' if domains.plans.get('created') else 'there'}"
+                  f" ({domains.seconds:.1f} s)")
+    console.print("event write key 事件写入密钥 (app source): [bold]demo-app-write-key[/bold]  "
+                  f"→ POST http://{host}:{port}/v1/track")
     org_names = {org.code: org.name for org in build_layout(seed).orgs}
     logins = Table("username 用户名", "password 密码", "role 角色", "org 机构", title="demo logins 演示账号")
     for login in summary.logins:
@@ -345,11 +354,54 @@ def demo(
 
     stop = threading.Event()
     worker_thread = start_background_worker(engine, stop)
+    triggers_thread = start_embedded(engine, stop)  # real-time triggers fed by the in-process event bus
     try:
         uvicorn.run(create_app(engine=engine), host=host, port=port, log_config=None)
     finally:
         stop.set()
         worker_thread.join(timeout=30)
+        triggers_thread.join(timeout=10)
+
+
+# ---- real-time triggers (`omniloop triggers run`) ---------------------------------------------------------
+triggers_app = typer.Typer(help="Real-time triggers (实时触发器)", no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(triggers_app, name="triggers")
+
+
+@triggers_app.command("run")
+def triggers_run(
+    redis_url: Annotated[str | None, typer.Option("--redis", help="Redis URL: share the work with other trigger "
+                                                                  "workers through Redis Streams consumer groups")] = None,
+    consumer: Annotated[str | None, typer.Option(help="consumer name in the group (default host:pid:random)")] = None,
+    partitions: Annotated[int, typer.Option(min=1, max=256, help="streams, partitioned by customer (--redis)")] = 8,
+    poll: Annotated[float, typer.Option(min=0.02, max=10, help="seconds between looks at the event table")] = 0.2,
+    claim_idle: Annotated[float, typer.Option(min=0.1, help="seconds before a dead consumer's entries are claimed")] = 10.0,
+    upgrade_db: Annotated[bool, typer.Option("--upgrade/--no-upgrade")] = True,
+) -> None:
+    """Run a trigger worker until SIGTERM / SIGINT: tails the event table (or, with --redis, consumes its
+    share of the customer-partitioned streams) and decides within a second of each event."""
+    import signal
+
+    from omniloop.core.db import get_engine
+    from omniloop.core.migrate import upgrade
+    from omniloop.core.observability import configure_logging
+    from omniloop.triggers.dispatch import TriggerRunner
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if upgrade_db:
+        upgrade(_url())
+    runner = TriggerRunner(get_engine(), poll_seconds=poll, redis_url=redis_url, consumer=consumer,
+                           partitions=partitions, claim_idle_seconds=claim_idle)
+
+    def on_signal(signum: int, _frame) -> None:
+        if runner.stop_event.is_set():
+            raise SystemExit(128 + signum)
+        runner.stop_event.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    runner.run()
 
 
 # ---- benchmarks (`omniloop bench NAME --json FILE`) ------------------------------------------------------
@@ -384,3 +436,56 @@ def bench_audience(
             console.print(f"{engine:9s} p50 {numbers['p50_ms']:9.2f} ms  p95 {numbers['p95_ms']:9.2f} ms  "
                           f"build {numbers['build_s']:7.1f} s  {numbers['memory_mb']:8.1f} MB")
     console.print(f"[bold]duckdb p50 / bitmap p50 = {result['ratio']}[/bold]")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    events: Annotated[int, typer.Option(min=100, help="events to send")] = 200_000,
+    clients: Annotated[int, typer.Option(min=1, max=64, help="concurrent HTTP clients")] = 8,
+    batch: Annotated[int, typer.Option(min=1, max=500, help="events per /v1/batch request")] = 100,
+    server_workers: Annotated[int | None, typer.Option(
+        min=1, max=16, help="uvicorn worker processes (default: 1 on SQLite, one a CPU on PostgreSQL)")] = None,
+    customers: Annotated[int, typer.Option(min=1, help="demo customers the events name")] = 20_000,
+    json_file: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+    seed: int = 42,
+) -> None:
+    """Event ingestion: events/s through /v1/batch with durable commits vs a bulk insert (OMNILOOP_BENCH_DATABASE_URL for PostgreSQL)."""
+    from omniloop.bench import ingest
+
+    result = ingest.run(events, clients=clients, batch=batch, server_workers=server_workers, customers=customers,
+                        seed=seed, json_path=json_file, log=console.print)
+    http_result, reference = result["results"]["http_batch"], result["results"]["bulk_insert"]
+    console.print(f"/v1/batch    {http_result['events_per_s']:>9,} events/s  p50 {http_result['p50_ms']} ms  "
+                  f"p95 {http_result['p95_ms']} ms")
+    console.print(f"bulk insert  {reference['events_per_s']:>9,} events/s")
+    console.print(f"[bold]HTTP / bulk insert = {result['ratio']}[/bold]")
+
+
+@bench_app.command("triggers")
+def bench_triggers(
+    clients: Annotated[int, typer.Option(min=1, max=64, help="concurrent clients sending /v1/batch")] = 4,
+    seconds: Annotated[float, typer.Option(min=1, help="how long the clients send")] = 10.0,
+    batch: Annotated[int, typer.Option(min=1, max=500, help="messages per batch")] = 50,
+    pause: Annotated[float, typer.Option(min=0, help="seconds each client waits between batches")] = 0.05,
+    customers: Annotated[int, typer.Option(min=10)] = 2000,
+    within: Annotated[int, typer.Option(min=1, help="breakpoint T in seconds")] = 2,
+    mode: Annotated[str, typer.Option(help="embedded (bus + tail), tail, or redis")] = "embedded",
+    redis_url: Annotated[str | None, typer.Option("--redis", help="Redis URL for --mode redis")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="trigger workers in --mode redis")] = 2,
+    json_file: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+) -> None:
+    """Trigger latency (acceptance → firing) for a breakpoint trigger under ingest load; batch SQL is the reference."""
+    from omniloop.bench import triggers
+
+    if mode not in ("embedded", "tail", "redis"):
+        raise typer.BadParameter("embedded, tail or redis", param_hint="--mode")
+    result = triggers.run(clients=clients, seconds=seconds, batch=batch, pause=pause, customers=customers,
+                          within_seconds=within, mode=mode, redis_url=redis_url, workers=workers, json_path=json_file,
+                          log=console.print)
+    r = result["results"]
+    console.print(f"sent {r['events_sent']:,} events ({r['ingest_events_per_s']:,.0f}/s)")
+    for name in ("breakpoint", "event"):
+        console.print(f"{name:10s} {r[name]['firings']:6d} firings  p50 {r[name]['p50_ms']} ms  p99 {r[name]['p99_ms']} ms")
+    ref = result["reference"]
+    console.print(f"[bold]agreement with batch SQL = {result['ratio']}[/bold] (missed {ref['missed_by_realtime']}, "
+                  f"extra {ref['extra_in_realtime']})")

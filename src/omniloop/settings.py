@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     job_lease_seconds: int = 60
     worker_poll_seconds: float = 1.0
     import_max_mb: int = Field(default=200, ge=1, description="largest customer file accepted by the upload API")
+    event_retention_days: int = Field(default=730, ge=1, description="days of behaviour events kept (store and Parquet)")
+    plan_doc_max_mb: int = Field(default=20, ge=1, description="largest plan document (.docx/.pdf/.xlsx) accepted")
 
     @property
     def resolved_database_url(self) -> str:

@@ -47,6 +47,7 @@ class Seeded:
     rm_a_phone_masked: str
     rm_a_display_name: str
     c360_customer: str  # rm_a's customer with 12 months of history
+    home: Path | None = None  # OMNILOOP_HOME of the server (tag sets for the audience builder)
 
 
 def _free_port() -> int:
@@ -55,7 +56,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _seed(url: str) -> dict:
+def _publish_tagset(session: Session, home: Path) -> None:
+    """Features built from the seeded database and a tag set with its index, as a tag run publishes them:
+    tag ``vip`` is gold for the first four customers (by id) and silver for the others."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from omniloop.audiences.bitmap_index import BitmapIndex
+    from omniloop.tags.feature_store import rebuild_features
+    from omniloop.tags.tagset import TagMeta, feature_store, publish_tagset, tag_store
+
+    features = feature_store(home)
+    rebuild_features(session, features, as_of=date.today(), memory_limit=None)
+    table = pq.read_table(features.path(features.current_version()))
+    cids = sorted(table["cid"].to_pylist())
+    tags = pa.table({"cid": pa.array(cids, pa.int64()),
+                     "tag__vip": pa.array(["gold" if i < 4 else "silver" for i in range(len(cids))])})
+    meta = TagMeta("vip", "enum", ("gold", "silver"), extra={"name_zh": "VIP等级", "name_en": "VIP level"})
+    publish_tagset(tag_store(home), values=tags, index=BitmapIndex.build(table.join(tags, "cid"), tag_columns={"vip": "enum"}),
+                   tags={"vip": meta}, feature_version=features.current_version(), run_id=None, as_of=date.today())
+
+
+def _seed(url: str, home: Path | None = None) -> dict:
     upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session:
@@ -81,6 +103,8 @@ def _seed(url: str) -> dict:
             session.add(CustomerMonthly(customer_id=c1.id, month=month, aum_fen=400_000_00 + m * 10_000_00,
                                         app_logins=3 + m))
         session.commit()
+        if home is not None:
+            _publish_tagset(session, home)
         result = {"total": 6, "rm_a": [c1.customer_no, c2.customer_no], "c360": c1.customer_no,
                   "rm_name": session.get(User, users["rm_a"].id).display_name}
     engine.dispose()
@@ -114,7 +138,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
         pytest.fail(f"{WEB_DIST} is missing: run make install / npm run build (cd web && npm ci && npm run build)")
     home = tmp_path_factory.mktemp("e2e-home")
     url = f"sqlite:///{home / 'omniloop.db'}"
-    seeded = _seed(url)
+    seeded = _seed(url, home)
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -136,7 +160,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
         phone = "13900001111"
         yield Seeded(base_url=base_url, total_customers=seeded["total"], rm_a_customers=seeded["rm_a"],
                      rm_a_phone=phone, rm_a_phone_masked=phone[:3] + "****" + phone[-4:],
-                     rm_a_display_name=seeded["rm_name"], c360_customer=seeded["c360"])
+                     rm_a_display_name=seeded["rm_name"], c360_customer=seeded["c360"], home=home)
     finally:
         proc.terminate()
         try:
