@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pathlib
-import shutil
-import tempfile
 from datetime import datetime
 from typing import Annotated
 
@@ -15,8 +12,9 @@ from sqlalchemy import select
 from omniloop.core.deps import SessionDep
 from omniloop.core.ids import IdPath
 from omniloop.core.pagination import PageDep, paginate
-from omniloop.customers import lists, loader
+from omniloop.customers import lists
 from omniloop.customers.models import CustomerList
+from omniloop.customers.uploads import saved_upload
 from omniloop.org.auth import Principal, require
 from omniloop.org.models import Org, User
 from omniloop.org.roles import Permission
@@ -77,16 +75,7 @@ def upload_customer_list(
 ) -> CustomerListUploaded:
     """Upload a customer list (上传名单); numbers are matched among the customers you may read."""
     file_name = file.filename or ""
-    loader.detect_format(file_name)
-    limit = request.app.state.settings.import_max_mb * 2**20
-    size = file.size if file.size is not None else file.file.seek(0, 2)
-    if size > limit:
-        raise loader.ImportFileTooLarge(details={"max_bytes": limit, "bytes": size})
-    file.file.seek(0)
-    with tempfile.TemporaryDirectory(prefix="omniloop-list-") as tmp:
-        path = pathlib.Path(tmp) / f"upload{pathlib.Path(file_name).suffix.lower()}"
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out, 1 << 20)
+    with saved_upload(file, max_mb=request.app.state.settings.import_max_mb, prefix="omniloop-list-") as path:
         row, report = lists.upload_list(session, principal=principal, path=path, file_name=file_name,
                                         name=name.strip() or name, description=description)
     session.commit()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pathlib
-import shutil
-import tempfile
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Path, Query, Request, UploadFile
@@ -14,6 +11,7 @@ from omniloop.core.ids import IdQuery
 from omniloop.core.pagination import PageDep, paginate
 from omniloop.customers import loader, service
 from omniloop.customers.schemas import Customer360, CustomerPage, RiskLevel, Segment
+from omniloop.customers.uploads import saved_upload
 from omniloop.org.auth import Principal, require
 from omniloop.org.roles import Permission
 
@@ -66,17 +64,7 @@ def import_customers(
 ) -> loader.LoadReport:
     """Upsert customers from a file (客户批量导入), confined to the caller's org subtree."""
     file_name = file.filename or ""
-    loader.detect_format(file_name)
-    limit = request.app.state.settings.import_max_mb * 2**20
-    size = file.size if file.size is not None else file.file.seek(0, 2)
-    if size > limit:
-        raise loader.ImportFileTooLarge(details={"max_bytes": limit, "bytes": size})
-    file.file.seek(0)
-    with tempfile.TemporaryDirectory(prefix="omniloop-import-") as tmp:
-        # The readers want a real file with the right extension (openpyxl seeks, Parquet reads the footer).
-        path = pathlib.Path(tmp) / f"upload{pathlib.Path(file_name).suffix.lower()}"
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out, 1 << 20)
+    with saved_upload(file, max_mb=request.app.state.settings.import_max_mb, prefix="omniloop-import-") as path:
         report = loader.load_customers(
             session=session, path=path, file_name=file_name, skip_invalid=skip_invalid, scope=principal.org,
             actor=principal.actor, today=request.app.state.clock.today(),

@@ -12,10 +12,11 @@ Consumers in other processes do not use this: they tail the ``events`` table by 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+from omniloop.core.hooks import Hooks
 
 log = logging.getLogger("omniloop.events")
 
@@ -37,34 +38,7 @@ class CommittedEvent:
 
 Subscriber = Callable[[list[CommittedEvent]], None]
 
-_subscribers: list[Subscriber] = []
-_lock = threading.Lock()
-
-
-def subscribe(callback: Subscriber) -> Callable[[], None]:
-    """Call ``callback(events)`` after every committed ingest; returns a function that unsubscribes."""
-    with _lock:
-        _subscribers.append(callback)
-
-    def unsubscribe() -> None:
-        with _lock:
-            if callback in _subscribers:
-                _subscribers.remove(callback)
-
-    return unsubscribe
-
-
-def has_subscribers() -> bool:
-    return bool(_subscribers)
-
-
-def publish(events: list[CommittedEvent]) -> None:
-    if not events or not _subscribers:
-        return
-    with _lock:
-        targets = list(_subscribers)
-    for callback in targets:
-        try:
-            callback(events)
-        except Exception:  # a subscriber's failure must not fail ingestion
-            log.exception("event subscriber failed", extra={"subscriber": getattr(callback, "__qualname__", "?")})
+_hooks: Hooks[CommittedEvent] = Hooks(log)
+subscribe = _hooks.subscribe  # subscribe(callback) -> unsubscribe
+has_subscribers = _hooks.has_subscribers
+publish = _hooks.publish

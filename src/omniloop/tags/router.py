@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pathlib
-import shutil
-import tempfile
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
@@ -13,7 +11,7 @@ from fastapi.responses import FileResponse
 from omniloop.core.deps import SessionDep
 from omniloop.core.ids import IdPath
 from omniloop.core.pagination import PageDep
-from omniloop.customers import loader
+from omniloop.customers.uploads import saved_upload
 from omniloop.org.auth import Principal, require
 from omniloop.org.roles import Permission
 from omniloop.tags import export, lifecycle, service
@@ -148,16 +146,7 @@ def upload_scores(
 ) -> ScoreUploadReport:
     """Upload a model's scores for a model-score tag; the next run buckets them."""
     file_name = file.filename or ""
-    loader.detect_format(file_name)
-    limit = request.app.state.settings.import_max_mb * 2**20
-    size = file.size if file.size is not None else file.file.seek(0, 2)
-    if size > limit:
-        raise loader.ImportFileTooLarge(details={"max_bytes": limit, "bytes": size})
-    file.file.seek(0)
-    with tempfile.TemporaryDirectory(prefix="omniloop-scores-") as tmp:
-        path = pathlib.Path(tmp) / f"upload{pathlib.Path(file_name).suffix.lower()}"
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out, 1 << 20)
+    with saved_upload(file, max_mb=request.app.state.settings.import_max_mb, prefix="omniloop-scores-") as path:
         report = service.upload_scores(session, principal=principal, home=_home(request), tag=tag, path=path,
                                        file_name=file_name)
     session.commit()

@@ -9,10 +9,11 @@ logged and never undoes a firing, which is durable already.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+from omniloop.core.hooks import Hooks
 
 log = logging.getLogger("omniloop.triggers")
 
@@ -29,30 +30,7 @@ class Fired:
 
 
 Subscriber = Callable[[list[Fired]], None]
-_subscribers: list[Subscriber] = []
-_lock = threading.Lock()
 
-
-def subscribe(callback: Subscriber) -> Callable[[], None]:
-    """Call ``callback(firings)`` after every committed batch of firings; returns the unsubscribe function."""
-    with _lock:
-        _subscribers.append(callback)
-
-    def unsubscribe() -> None:
-        with _lock:
-            if callback in _subscribers:
-                _subscribers.remove(callback)
-
-    return unsubscribe
-
-
-def publish(firings: list[Fired]) -> None:
-    if not firings:
-        return
-    with _lock:
-        targets = list(_subscribers)
-    for callback in targets:
-        try:
-            callback(firings)
-        except Exception:
-            log.exception("firing subscriber failed")
+_hooks: Hooks[Fired] = Hooks(log)
+subscribe = _hooks.subscribe  # subscribe(callback) -> unsubscribe
+publish = _hooks.publish
