@@ -24,7 +24,7 @@ from omniloop.customers.models import Customer
 from omniloop.tags import lifecycle, service
 from omniloop.tags.schemas import TagCreate
 from tests.e2e import conftest
-from tests.e2e.conftest import CHROMIUM, WEB_DIST, Seeded, _free_port, _wait_healthy, login
+from tests.e2e.conftest import WEB_DIST, Seeded, _free_port, _wait_healthy, login
 from tests.factories import create_bank, create_customer
 
 pytestmark = pytest.mark.e2e
@@ -111,23 +111,9 @@ def tag_server(tmp_path_factory: pytest.TempPathFactory):
         _stop(serve)
 
 
-@pytest.fixture(scope="module")
-def tag_browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    from tests.e2e.conftest import CHROMIUM_ARGS
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def tpage(tag_browser):
-    context = tag_browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN",
+def tpage(browser):  # the session's Chromium (one Playwright per process)
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN",
                                       timezone_id="Asia/Shanghai")
     context.set_default_timeout(15_000)
     pg = context.new_page()
