@@ -39,6 +39,11 @@ class Permission(StrEnum):
     plans_read = "plans.read"
     plans_manage = "plans.manage"  # raise needs, write plans, submit for countersign
     approvals_decide = "approvals.decide"  # approve / reject / comment in a countersign
+    campaigns_read = "campaigns.read"
+    campaigns_manage = "campaigns.manage"  # configure, launch, pause, resume, stop campaigns
+    elements_manage = "elements.manage"  # benefits, message templates, success rules, blocked words
+    contacts_manage = "contacts.manage"  # contact policy rules, suppression lists, global holdout
+    consents_manage = "consents.manage"  # record a customer's consent or opt-out (e.g. at the counter)
 
 
 @dataclass(frozen=True)
@@ -57,17 +62,18 @@ ROLES: dict[Role, RoleInfo] = {
         frozenset({_P.customers_read, _P.customers_write, _P.orgs_read, _P.jobs_read,
                    _P.tags_read, _P.tags_manage, _P.tags_export, _P.audiences_read, _P.audiences_manage,
                    _P.audiences_export, _P.events_read, _P.sources_manage, _P.triggers_manage,
-                   _P.plans_read, _P.plans_manage}),
+                   _P.plans_read, _P.plans_manage, _P.campaigns_read, _P.campaigns_manage, _P.elements_manage,
+                   _P.contacts_manage, _P.consents_manage}),
     ),
     Role.branch_manager: RoleInfo(
         "分支行管理者", "Branch manager",
         frozenset({_P.customers_read, _P.orgs_read, _P.jobs_read, _P.tags_read, _P.audiences_read,
                    _P.audiences_manage, _P.audiences_export, _P.events_read, _P.plans_read,
-                   _P.approvals_decide}),
+                   _P.approvals_decide, _P.campaigns_read, _P.consents_manage}),
     ),
     Role.rm: RoleInfo(
         "客户经理", "Relationship manager",
-        frozenset({_P.customers_read, _P.orgs_read, _P.tags_read, _P.events_read}),
+        frozenset({_P.customers_read, _P.orgs_read, _P.tags_read, _P.events_read, _P.consents_manage}),
         assigned_customers_only=True,
     ),
     Role.approver: RoleInfo("会签人", "Approver",
@@ -75,7 +81,7 @@ ROLES: dict[Role, RoleInfo] = {
     Role.analyst: RoleInfo(
         "数据分析师", "Data analyst",
         frozenset({_P.customers_read, _P.orgs_read, _P.jobs_read, _P.tags_read, _P.tags_export,
-                   _P.audiences_read, _P.audiences_export, _P.events_read, _P.plans_read})
+                   _P.audiences_read, _P.audiences_export, _P.events_read, _P.plans_read, _P.campaigns_read})
     ),
 }
 

@@ -27,7 +27,12 @@ export type Permission =
   | 'triggers.manage'
   | 'plans.read'
   | 'plans.manage'
-  | 'approvals.decide';
+  | 'approvals.decide'
+  | 'campaigns.read'
+  | 'campaigns.manage'
+  | 'elements.manage'
+  | 'contacts.manage'
+  | 'consents.manage';
 
 interface AuthState {
   token: string | null;
