@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # `make test`: install, install the system packages tests need, then run the suite twice:
 #   1. pytest --db sqlite                  everything, including the browser (e2e) tests
-#   2. pytest --db postgres -m "not e2e and not slow" against a throwaway PostgreSQL (scripts/with-postgres.sh)
+#   2. pytest --db postgres --db-tests-only -m "not e2e and not slow" against a throwaway PostgreSQL
+#      (scripts/with-postgres.sh): only the tests that reach the database, i.e. request the
+#      `database_url`/`db_backend` fixtures directly or through others (`engine`, `db`, `settings`, `app`,
+#      `client`, ...) or are marked postgres_only (tests/conftest.py decides). The others do the same on
+#      both backends and ran in phase 1.
+# Both runs use pytest-xdist: OMNILOOP_TEST_WORKERS processes (default `auto`: one a CPU, at most 4), each
+# with its own database (tests/conftest.py) and each test module kept whole on one worker (--dist loadfile).
+# OMNILOOP_TEST_WORKERS=0 runs in one process.
 # Both runs always happen; the exit status is non-zero if either failed. "No tests collected" (pytest
 # exit 5) is a failure for the SQLite run, and fine for the PostgreSQL run. Extra arguments are passed
 # to both pytest runs (e.g. `scripts/test.sh -x -k customers`).
@@ -10,6 +17,10 @@ cd "$(dirname "$0")/.."
 
 MAKE=${MAKE:-make}
 PYTEST=(.venv/bin/python -m pytest --durations=15)
+WORKERS=${OMNILOOP_TEST_WORKERS:-auto}
+if [ "$WORKERS" != 0 ]; then
+    PYTEST+=(-n "$WORKERS" --maxprocesses 4 --dist loadfile)
+fi
 names=()
 results=()
 durations=()
@@ -59,7 +70,7 @@ run_phase "pytest --db sqlite" "${PYTEST[@]}" --db sqlite "$@"
 # full; on PostgreSQL a few examples per operation (plus its schema-derived cases and the boundary test
 # of driver errors) keep the run short.
 OMNILOOP_FUZZ_EXAMPLES=${OMNILOOP_FUZZ_EXAMPLES_PG:-6} \
-    run_phase "pytest --db postgres -m 'not e2e and not slow'" scripts/with-postgres.sh "${PYTEST[@]}" --db postgres -m "not e2e and not slow" "$@"
+    run_phase "pytest --db postgres (db tests)" scripts/with-postgres.sh "${PYTEST[@]}" --db postgres --db-tests-only -m "not e2e and not slow" "$@"
 if [ "${results[-1]}" -eq 5 ]; then
     echo "(no non-e2e tests collected for PostgreSQL: not a failure)"
     results[-1]=0
