@@ -14,7 +14,10 @@ from sqlalchemy import Engine, text
 from omniloop import __version__
 from omniloop.approvals.router import router as approvals_router
 from omniloop.audiences.router import router as audiences_router
+from omniloop.benefits.router import router as benefits_router
 from omniloop.campaigns.router import router as campaigns_router
+from omniloop.contacts.router import router as contacts_router
+from omniloop.content.router import router as content_router
 from omniloop.core.audit_router import router as audit_router
 from omniloop.core.clock import Clock
 from omniloop.core.db import get_engine, session_factory
@@ -29,8 +32,10 @@ from omniloop.jobs.router import router as jobs_router
 from omniloop.jobs.service import refresh_queue_metrics
 from omniloop.notifications.router import router as notifications_router
 from omniloop.org.router import router as org_router
+from omniloop.plans.estimation_router import router as plan_estimation_router
 from omniloop.plans.router import router as plans_router
 from omniloop.settings import Settings, get_settings
+from omniloop.success.router import router as success_router
 from omniloop.tags.router import router as tags_router
 from omniloop.triggers.router import router as triggers_router
 
@@ -64,9 +69,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     for router in (org_router, customers_router, audit_router, jobs_router, audiences_router, tags_router,
                    customer_lists_router, events_router, ingest_router):
         app.include_router(router)
+    app.include_router(plan_estimation_router)
     for router in (plans_router, approvals_router, campaigns_router, notifications_router):
         app.include_router(router)
     app.include_router(triggers_router)
+    for router in (benefits_router, content_router, success_router):  # campaign elements (要素管理)
+        app.include_router(router)
+    app.include_router(contacts_router)  # contact control (接触控制)
 
     @app.get("/api/health", response_model=Health, tags=["ops"])
     def health() -> Health | JSONResponse:

@@ -489,3 +489,24 @@ def bench_triggers(
     ref = result["reference"]
     console.print(f"[bold]agreement with batch SQL = {result['ratio']}[/bold] (missed {ref['missed_by_realtime']}, "
                   f"extra {ref['extra_in_realtime']})")
+
+
+@bench_app.command("wave")
+def bench_wave(
+    customers: Annotated[int, typer.Option(min=100, help="customers in the wave")] = 1_000_000,
+    chunk: Annotated[int, typer.Option(min=100, help="customers a transaction")] = 10_000,
+    json_file: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+    database_url: Annotated[str | None, typer.Option(
+        help="PostgreSQL URL (emptied first); default OMNILOOP_BENCH_DATABASE_URL or a temporary SQLite file")] = None,
+    seed: int = 42,
+) -> None:
+    """A campaign wave through arbitration and contact policy into the outbox vs a bare bulk insert of its rows."""
+    from omniloop.bench import wave
+
+    result = wave.run(customers, chunk=chunk, seed=seed, database_url=database_url, json_path=json_file,
+                      log=console.print)
+    w, ref = result["results"]["wave"], result["results"]["bulk_insert"]
+    console.print(f"wave         {w['contacts_per_s']:>9,} contacts/s ({w['allowed']:,} allowed, {w['deferred']:,} "
+                  f"deferred, {w['skipped']:,} skipped; {w['cpu_contacts_per_s']:,} per CPU-second)")
+    console.print(f"bulk insert  {ref['rows_per_s']:>9,} outbox rows/s")
+    console.print(f"[bold]outbox rows/s through the policy / bulk insert = {result['ratio']}[/bold]")

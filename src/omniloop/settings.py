@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     import_max_mb: int = Field(default=200, ge=1, description="largest customer file accepted by the upload API")
     event_retention_days: int = Field(default=730, ge=1, description="days of behaviour events kept (store and Parquet)")
+    export_retention_days: int = Field(default=7, ge=1, description="days an export file is kept for download")
     plan_doc_max_mb: int = Field(default=20, ge=1, description="largest plan document (.docx/.pdf/.xlsx) accepted")
 
     @property

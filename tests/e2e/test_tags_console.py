@@ -21,6 +21,7 @@ from omniloop.core.audit import SYSTEM
 from omniloop.core.db import make_engine
 from omniloop.core.migrate import upgrade
 from omniloop.customers.models import Customer
+from omniloop.org.models import Org, User
 from omniloop.tags import lifecycle, service
 from omniloop.tags.schemas import TagCreate
 from tests.e2e import conftest
@@ -55,15 +56,21 @@ def _seed(url: str) -> None:
     engine.dispose()
 
 
-def _expected(url: str) -> tuple[int, list[str]]:
-    """Customers the rule ``aum >= 50万`` selects, counted from the database (not from the tag system), and
-    the numbers of those customers."""
+def _expected(url: str) -> tuple[int, list[str], int]:
+    """Customers the rule ``aum >= 50万`` selects, counted from the database (not from the tag system), the
+    numbers of those customers, and how many of them rm_a may read (an RM's tag counts are their own:
+    assigned to them, in their org subtree)."""
     engine = make_engine(url)
     with Session(engine) as session:
-        rows = session.execute(select(Customer.customer_no, Customer.aum_fen).order_by(Customer.id)).all()
+        rm_a = session.scalar(select(User).where(User.username == "rm_a"))
+        rm_a_path = session.scalar(select(Org.path).where(Org.id == rm_a.org_id))
+        rows = session.execute(select(Customer.customer_no, Customer.aum_fen, Customer.rm_id, Org.path)
+                               .join(Org, Org.id == Customer.org_id).order_by(Customer.id)).all()
     engine.dispose()
-    rich = [no for no, aum in rows if aum >= THRESHOLD_YUAN * 100]
-    return len(rich), rich
+    rich = [no for no, aum, _, _ in rows if aum >= THRESHOLD_YUAN * 100]
+    mine = sum(1 for _, aum, rm, path in rows
+               if aum >= THRESHOLD_YUAN * 100 and rm == rm_a.id and path.startswith(rm_a_path))
+    return len(rich), rich, mine
 
 
 def _start(cmd: list[str], env: dict, home: Path, name: str) -> tuple[subprocess.Popen, Path]:
@@ -129,8 +136,9 @@ def _rule_problem(page):
 
 
 def test_operator_writes_runs_and_sees_coverage_rm_cannot_edit(tpage, tag_server):
-    server, (expected, rich) = tag_server
+    server, (expected, rich, rich_rm_a) = tag_server
     assert 0 < expected < server.total_customers  # the seeded data exercises the rule both ways
+    assert rich_rm_a < expected  # an RM's coverage is their own customers', not the bank's
     page = tpage
 
     login(page, server, "operator")
@@ -223,7 +231,8 @@ def test_operator_writes_runs_and_sees_coverage_rm_cannot_edit(tpage, tag_server
     expect(page.locator("[data-testid=header-role]")).to_have_text("客户经理")
     page.goto(tag_url)
     expect(page.locator("[data-testid=tag-title]")).to_have_text("高资产客户")
-    expect(page.locator("[data-testid=detail-coverage]")).to_have_text(f"{expected:,}")
+    expect(page.locator("[data-testid=detail-scope]")).to_have_text("我管户的客户")
+    expect(page.locator("[data-testid=detail-coverage]")).to_have_text(f"{rich_rm_a:,}")
     expect(page.locator("[data-testid=tag-edit]")).to_have_count(0)
     expect(page.locator("[data-testid=tag-run]")).to_have_count(0)
     page.goto(server.base_url + "/tags")

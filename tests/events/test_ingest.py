@@ -100,9 +100,30 @@ def test_malformed_requests_are_rejected_and_nothing_is_written(client, db, worl
     ]
     for response, status, code in cases:
         assert response.status_code == status, response.text
-        body = response.json()["error"]
+        payload = response.json()
+        body = payload["error"]
         assert body["code"] == code and body["message_zh"] and body["message_en"]
+        # Segment clients read code and message at the top level.
+        assert payload["success"] is False and payload["code"] == code and payload["message"] == body["message"]
     assert count(db) == 0 and count(db, EventMessageId) == 0
+
+
+def test_v1_errors_have_top_level_code_and_message_in_the_request_language(client, db, world):
+    r = post(client, "/v1/track", {"userId": "x", "event": "y"}, key="nope", headers={"Accept-Language": "en"})
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic")
+    assert r.json()["code"] == "invalid_write_key" and r.json()["message"] == "Invalid write key"
+    r = post(client, "/v1/batch", {"batch": [{"type": "track", "event": "e"}]})
+    assert r.json()["message"] == r.json()["error"]["message_zh"] and r.json()["message"].startswith("第 0 条消息")
+    # A plain (not gzip) body with an escaped NUL reaches /v1 unbuffered and is still refused.
+    r = post(client, "/v1/track", None, raw=b'{"userId": "a\\u0000", "event": "x"}')
+    assert r.status_code == 422 and r.json()["code"] == "invalid_character"
+    assert r.json()["error"]["details"] == [{"loc": ["body", "userId"], "type": "invalid_character"}]
+    r = client.post("/v1/track?x=%00", content=b"{}", headers={**JSON, **basic(APP_KEY)})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_character"
+    # The rest of the API keeps the one error shape.
+    r = client.get("/api/customers", headers={"Accept-Language": "en"})
+    assert r.status_code == 401 and "code" not in r.json() and r.json()["error"]["code"] == "unauthenticated"
+    assert count(db) == 0
 
 
 def test_one_bad_message_rejects_the_whole_batch_with_its_index(client, db, world):
@@ -220,3 +241,26 @@ def test_ids_grow_with_arrival(client, db, world):
     stored = events(db)
     assert [e.name for e in stored] == ["n0", "n1", "n2"]
     assert stored[0].id < stored[1].id < stored[2].id
+
+
+def test_group_commit_writes_concurrent_requests_and_a_bad_key_fails_alone(engine, db, world):
+    from omniloop.core.db import session_factory
+    from omniloop.events import messages, service
+    from omniloop.events.writer import IngestWriter
+
+    cno = world["customers"]["a1"].customer_no
+    now = datetime.now(UTC)
+
+    def parsed(*ids: str) -> list:
+        return [messages.parse_message({"type": "track", "userId": cno, "event": "登录", "messageId": i},
+                                       received_at=now) for i in ids]
+
+    writer = IngestWriter(session_factory(engine), engine)
+    # Usually one group (queued before the writer thread wakes); the outcome is the same either way.
+    futures = [writer.submit(APP_KEY, parsed("g-1", "g-2")), writer.submit("wrong", parsed("g-3")),
+               writer.submit(APP_KEY, parsed("g-2", "g-4")), writer.submit(APP_KEY, [])]
+    results = [f.exception(30) or f.result(30) for f in futures]
+    assert results[0] == service.IngestResult(2, 2, 0) and results[2] == service.IngestResult(2, 1, 1)
+    assert isinstance(results[1], service.InvalidWriteKey) and results[3] == service.IngestResult(0, 0, 0)
+    assert sorted(e.message_id for e in events(db)) == ["g-1", "g-2", "g-4"]
+    assert all(e.customer_id == world["customers"]["a1"].id for e in events(db))

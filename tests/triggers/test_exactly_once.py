@@ -18,7 +18,7 @@ from omniloop.triggers import bus
 from omniloop.triggers.dispatch import TriggerRunner
 from omniloop.triggers.engine import DEADLINE_JOB, EventView, save_cursor
 from omniloop.triggers.models import TriggerState
-from tests.triggers.conftest import define, fired_for, firings, send, track
+from tests.triggers.conftest import ago, define, fired_for, firings, send, track
 
 
 def test_redelivery_and_a_tail_replayed_from_an_old_cursor_fire_nobody_twice(client, db, engine, world, operator,
@@ -130,3 +130,45 @@ def test_embedded_bus_decides_within_a_second_and_publishes_firings(client, db, 
     assert received and received[0].trigger_id == trigger["id"] and received[0].customer_id == a1.id
     assert elapsed < 1.0, elapsed
     assert len(firings(db, trigger["id"])) == 1
+
+
+def test_events_stitched_by_a_later_identify_are_decided_once(client, db, engine, world, operator, runner):
+    a1, a2 = world["customers"]["a1"], world["customers"]["a2"]
+    first = define(client, operator, "first_time", {"event": "绑卡完成"}, name="首次绑卡")
+    breakpoint = define(client, operator, "breakpoint", {"event": "点击绑卡", "then_event": "绑卡完成",
+                                                         "within_seconds": 60, "match_key": "flow_id"})
+    anonymous = [
+        {**track("", "绑卡完成", {"flow_id": "f0"}, ts=ago(minutes=20)), "userId": None, "anonymousId": "dev-1"},
+        {**track("", "点击绑卡", {"flow_id": "f1"}, ts=ago(minutes=10)), "userId": None, "anonymousId": "dev-1"},
+        {**track("", "点击绑卡", {"flow_id": "f9"}, ts=ago(minutes=10)), "userId": None, "anonymousId": "dev-2"},
+    ]
+    send(client, *anonymous)
+    runner.tail_once()
+    assert firings(db) == []  # no customer yet: nothing to decide
+
+    identify = {"type": "identify", "userId": a1.customer_no, "anonymousId": "dev-1", "messageId": "id-1"}
+    send(client, identify)
+    runner.tail_once()
+    db.rollback()
+    stitched = {e.id for e in db.scalars(select(Event).where(Event.anonymous_id == "dev-1"))}
+    (firing,) = firings(db, first["id"])
+    assert firing.customer_id == a1.id and firing.occurrence_key == "first" and set(firing.event_ids) <= stitched
+    # The stitched A's deadline has long passed: its timer settles it at once, and only once.
+    assert runner.sweep() == 1 and runner.sweep() == 0
+    assert [(f.customer_id, f.occurrence_key) for f in firings(db, breakpoint["id"])] == [(a1.id, "k:f1")]
+
+    # The identify delivered again, a tail replayed from the start, an SDK retry: nothing fires twice.
+    send(client, identify)
+    with session_factory(engine)() as session:
+        events = [EventView.of(e) for e in session.scalars(select(Event).order_by(Event.id))]
+    runner.decide(events)
+    with session_factory(engine)() as session:
+        save_cursor(session, "tail", last_event_id=0, now=utcnow())
+        session.commit()
+    TriggerRunner(engine, poll_seconds=0.05).tail_once()
+    runner.sweep()
+    # Binding a card again as a known customer is not a first time; dev-2 stays anonymous.
+    send(client, track(a1.customer_no, "绑卡完成", {"flow_id": "f2"}))
+    runner.tail_once()
+    assert len(firings(db, first["id"])) == 1 and len(firings(db, breakpoint["id"])) == 1
+    assert {f.customer_id for f in firings(db)} == {a1.id} and a2.id not in fired_for(db, first["id"])

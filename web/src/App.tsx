@@ -17,6 +17,8 @@ import NotFound from './pages/NotFound';
 
 const CustomersPage = lazy(() => import('./pages/Customers'));
 const Customer360Page = lazy(() => import('./pages/Customer360'));
+const ContactPolicyPage = lazy(() => import('./pages/ContactPolicy'));
+const SuppressionListsPage = lazy(() => import('./pages/SuppressionLists'));
 const OrgsPage = lazy(() => import('./pages/Orgs'));
 const UsersPage = lazy(() => import('./pages/Users'));
 const AuditPage = lazy(() => import('./pages/Audit'));
@@ -36,10 +38,17 @@ const PlansPage = lazy(() => import('./pages/Plans'));
 const PlanEditorPage = lazy(() => import('./pages/PlanEditor'));
 const PlanVersionsPage = lazy(() => import('./pages/PlanVersions'));
 const ApprovalInboxPage = lazy(() => import('./pages/ApprovalInbox'));
+const ApprovalTemplatesPage = lazy(() => import('./pages/ApprovalTemplates'));
 const CampaignsPage = lazy(() => import('./pages/Campaigns'));
+const CampaignDetailPage = lazy(() => import('./pages/CampaignDetail'));
+const CampaignWizardPage = lazy(() => import('./pages/CampaignWizard'));
 const TriggersPage = lazy(() => import('./pages/Triggers'));
 const TriggerEditorPage = lazy(() => import('./pages/TriggerEditor'));
 const TriggerFiringsPage = lazy(() => import('./pages/TriggerFirings'));
+const BenefitsPage = lazy(() => import('./pages/Benefits'));
+const MessageTemplatesPage = lazy(() => import('./pages/MessageTemplates'));
+const SuccessRulesPage = lazy(() => import('./pages/SuccessRules'));
+const BlockedWordsPage = lazy(() => import('./pages/BlockedWords'));
 
 const queryClient = new QueryClient({
   queryCache: new QueryCache({
@@ -103,7 +112,10 @@ export default function App() {
                     <Route path="plans/:planId" element={<RequirePermission permission="plans.read"><PlanEditorPage /></RequirePermission>} />
                     <Route path="plans/:planId/versions" element={<RequirePermission permission="plans.read"><PlanVersionsPage /></RequirePermission>} />
                     <Route path="approvals" element={<RequirePermission permission="approvals.decide"><ApprovalInboxPage /></RequirePermission>} />
-                    <Route path="campaigns" element={<RequirePermission permission="plans.read"><CampaignsPage /></RequirePermission>} />
+                    <Route path="approval-templates" element={<RequirePermission permission="orgs.manage"><ApprovalTemplatesPage /></RequirePermission>} />
+                    <Route path="campaigns" element={<RequirePermission permission="campaigns.read"><CampaignsPage /></RequirePermission>} />
+                    <Route path="campaigns/:campaignId" element={<RequirePermission permission="campaigns.read"><CampaignDetailPage /></RequirePermission>} />
+                    <Route path="campaigns/:campaignId/configure" element={<RequirePermission permission="campaigns.manage"><CampaignWizardPage /></RequirePermission>} />
                     <Route path="triggers" element={<RequirePermission permission="events.read"><TriggersPage /></RequirePermission>} />
                     <Route path="triggers/new" element={<RequirePermission permission="triggers.manage"><TriggerEditorPage /></RequirePermission>} />
                     <Route path="triggers/:triggerId/edit" element={<RequirePermission permission="events.read"><TriggerEditorPage /></RequirePermission>} />
@@ -111,6 +123,12 @@ export default function App() {
                     <Route path="events" element={<RequirePermission permission="events.read"><EventStreamPage /></RequirePermission>} />
                     <Route path="event-schema" element={<RequirePermission permission="events.read"><EventSchemaPage /></RequirePermission>} />
                     <Route path="event-sources" element={<RequirePermission permission="events.read"><EventSourcesPage /></RequirePermission>} />
+                    <Route path="benefits" element={<RequirePermission permission="campaigns.read"><BenefitsPage /></RequirePermission>} />
+                    <Route path="message-templates" element={<RequirePermission permission="campaigns.read"><MessageTemplatesPage /></RequirePermission>} />
+                    <Route path="success-rules" element={<RequirePermission permission="campaigns.read"><SuccessRulesPage /></RequirePermission>} />
+                    <Route path="blocked-words" element={<RequirePermission permission="campaigns.read"><BlockedWordsPage /></RequirePermission>} />
+                    <Route path="contact-policy" element={<RequirePermission permission="contacts.manage"><ContactPolicyPage /></RequirePermission>} />
+                    <Route path="suppression-lists" element={<RequirePermission permission="contacts.manage"><SuppressionListsPage /></RequirePermission>} />
                     <Route path="home" element={<Navigate to="/" replace />} />
                     <Route path="*" element={<NotFound />} />
                   </Route>

@@ -88,8 +88,9 @@ def visible_org_condition(org_path_column, principal: Principal):
 
 
 def visible_lists(session: Session, principal: Principal) -> list[CustomerList]:
-    """Uploaded lists the user may pick: those of their subtree (as the list API shows them)."""
-    return list(session.scalars(customer_lists.readable_lists(principal).order_by(CustomerList.created_at.desc())))
+    """Uploaded lists the user may pick: the live (not archived) lists of their subtree."""
+    return list(session.scalars(customer_lists.readable_lists(principal, archived=False)
+                                .order_by(CustomerList.created_at.desc())))
 
 
 def visible_audience_ids(session: Session, principal: Principal, ids: set[int]) -> set[int]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from omniloop.audiences.engine import (
 )
 from omniloop.audiences.expression import (
     AudiencePredicate,
+    ListPredicate,
     TagPredicate,
     dump_expression,
     parse_expression,
@@ -53,16 +56,19 @@ from omniloop.audiences.schemas import (
     TagOption,
     ValueOption,
 )
+from omniloop.campaigns.models import Campaign
 from omniloop.core import audit
 from omniloop.core.db import utcnow
 from omniloop.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from omniloop.core.pagination import PageParams, paginate
+from omniloop.exports import tasks as export_tasks
 from omniloop.jobs import service as jobs_service
 from omniloop.jobs.models import Job
 from omniloop.org.auth import Principal
 from omniloop.org.models import Org, User
 from omniloop.org.service import subtree_condition
 from omniloop.tags.features import FEATURES, Kind
+from omniloop.tags.schemas import AudienceUse, CampaignUse, TagUsage
 
 EXPORT_JOB = "audiences.export"
 EXPORTS_DIR = "exports"
@@ -175,8 +181,8 @@ def catalog(*, session: Session, principal: Principal, engine: AudienceEngine) -
             values = [ValueOption(value=v, label_zh=BOOLEAN_LABELS[v][0], label_en=BOOLEAN_LABELS[v][1])
                       for v in (True, False)]
         elif f.kind is Kind.enum:
-            values = [ValueOption(value=v, label_zh=value_label(f.name, v)[0], label_en=value_label(f.name, v)[1])
-                      for v in f.values]
+            values = [ValueOption(value=v, label_zh=zh, label_en=en)
+                      for v in f.values for zh, en in (value_label(f.name, v),)]
         unit = ("元", "yuan") if f.kind is Kind.money else UNITS.get(f.name)
         features.append(FeatureOption(
             name=f.name, kind=f.kind.value, label_zh=f.label_zh, label_en=f.label_en, values=values,
@@ -190,8 +196,8 @@ def catalog(*, session: Session, principal: Principal, engine: AudienceEngine) -
             name_zh, name_en, value_labels = labels[code]
             values = ([ValueOption(value=v, label_zh=BOOLEAN_LABELS[v][0], label_en=BOOLEAN_LABELS[v][1])
                        for v in (True, False)] if boolean
-                      else [ValueOption(value=v, label_zh=value_labels.get(v, (v, v))[0],
-                                        label_en=value_labels.get(v, (v, v))[1]) for v in meta.values])
+                      else [ValueOption(value=v, label_zh=zh, label_en=en)
+                            for v in meta.values for zh, en in (value_labels.get(v, (v, v)),)])
             tags.append(TagOption(code=code, kind="boolean" if boolean else "enum", name_zh=name_zh,
                                   name_en=name_en, values=values, tag_id=meta.tag_id))
     lists = visible_lists(session, principal)
@@ -347,14 +353,8 @@ def update_audience(*, session: Session, principal: Principal, engine: AudienceE
 
 
 def _referenced_by_others(session: Session, audience_id: int) -> bool:
-    for (data,) in session.execute(select(Audience.expression).where(Audience.id != audience_id)):
-        try:
-            refs = {n.audience_id for _, _, n in walk(parse_expression(data)) if isinstance(n, AudiencePredicate)}
-        except Exception:  # an unreadable stored expression references nothing we can follow
-            continue
-        if audience_id in refs:
-            return True
-    return False
+    return any(audience_id in _refs(data).audiences
+               for (data,) in session.execute(select(Audience.expression).where(Audience.id != audience_id)))
 
 
 def delete_audience(*, session: Session, principal: Principal, audience: Audience) -> AudienceDeleted:
@@ -392,13 +392,119 @@ def restore_audience(*, session: Session, principal: Principal, audience: Audien
     return audience
 
 
+FINISHED_CAMPAIGN_STATUSES = ("stopped", "completed")
+
+
+@dataclass(frozen=True)
+class _Refs:
+    """What one stored expression names directly: tag codes, uploaded lists, saved audiences."""
+
+    tags: frozenset[str] = frozenset()
+    lists: frozenset[int] = frozenset()
+    audiences: frozenset[int] = frozenset()
+
+
+def _refs(data: Any) -> _Refs:
+    if not data:
+        return _Refs()
+    try:
+        nodes = [n for _, _, n in walk(parse_expression(data))]
+    except Exception:  # an unreadable stored expression references nothing we can follow
+        return _Refs()
+    return _Refs(frozenset(n.tag for n in nodes if isinstance(n, TagPredicate)),
+                 frozenset(n.list_id for n in nodes if isinstance(n, ListPredicate)),
+                 frozenset(n.audience_id for n in nodes if isinstance(n, AudiencePredicate)))
+
+
+@dataclass
+class ExpressionUsage:
+    """Every saved audience's references, followed through the saved audiences it references.
+
+    Read once per request (a bank has hundreds of audiences, not millions); campaigns are read with it
+    because a campaign uses a tag or list through its audience or its own filters.
+    """
+
+    audiences: dict[int, tuple[Audience, _Refs]]
+    campaigns: list[tuple[Campaign, _Refs]]
+    _closure: dict[int, _Refs] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Session) -> ExpressionUsage:
+        audiences = {a.id: (a, _refs(a.expression)) for a in session.scalars(select(Audience))}
+        campaigns = [(c, _refs(c.filters)) for c in session.scalars(select(Campaign).order_by(Campaign.id))]
+        return cls(audiences, campaigns)
+
+    def closure(self, audience_id: int | None, chain: frozenset[int] = frozenset()) -> _Refs:
+        """What the audience uses, directly or through the audiences it references (cycles cut)."""
+        if audience_id is None or audience_id not in self.audiences or audience_id in chain:
+            return _Refs()
+        if audience_id in self._closure:
+            return self._closure[audience_id]
+        own = self.audiences[audience_id][1]
+        tags, lists = set(own.tags), set(own.lists)
+        for ref in own.audiences:
+            inner = self.closure(ref, chain | {audience_id})
+            tags |= inner.tags
+            lists |= inner.lists
+        found = _Refs(frozenset(tags), frozenset(lists), own.audiences)
+        self._closure[audience_id] = found
+        return found
+
+    @cached_property
+    def tag_counts(self) -> dict[str, int]:
+        """Live (not archived) audiences using each tag code."""
+        usage: Counter[str] = Counter()
+        for audience_id, (audience, _) in self.audiences.items():
+            if not audience.archived:
+                usage.update(self.closure(audience_id).tags)
+        return dict(usage)
+
+    @cached_property
+    def campaign_tag_counts(self) -> dict[str, int]:
+        """Campaigns using each tag code through their audience or their filters."""
+        usage: Counter[str] = Counter()
+        for campaign, filters in self.campaigns:
+            usage.update(self.closure(campaign.audience_id).tags | filters.tags)
+        return dict(usage)
+
+    def audiences_using_tag(self, code: str) -> list[AudienceUse]:
+        return [AudienceUse(id=a.id, name=a.name, archived=a.archived, direct=code in refs.tags)
+                for audience_id, (a, refs) in sorted(self.audiences.items())
+                if code in self.closure(audience_id).tags]
+
+    def campaigns_using_tag(self, code: str) -> list[CampaignUse]:
+        result = []
+        for campaign, filters in self.campaigns:
+            by_audience = code in self.closure(campaign.audience_id).tags
+            by_filters = code in filters.tags
+            if not (by_audience or by_filters):
+                continue
+            audience = self.audiences.get(campaign.audience_id or 0)
+            result.append(CampaignUse(
+                id=campaign.id, code=campaign.code, name=campaign.name, status=campaign.status,
+                finished=campaign.status in FINISHED_CAMPAIGN_STATUSES, audience_id=campaign.audience_id,
+                audience_name=audience[0].name if audience else None,
+                via="both" if by_audience and by_filters else "audience" if by_audience else "filters"))
+        return result
+
+    def list_users(self, list_id: int) -> tuple[list[Audience], list[Campaign]]:
+        """Audiences (archived too: they can be restored) and campaigns using uploaded list ``list_id``."""
+        audiences = [a for audience_id, (a, refs) in sorted(self.audiences.items()) if list_id in refs.lists]
+        campaigns = [c for c, filters in self.campaigns
+                     if list_id in filters.lists or list_id in (c.suppression_list_ids or [])
+                     or list_id in self.closure(c.audience_id).lists]
+        return audiences, campaigns
+
+
 def tag_usage(session: Session) -> dict[str, int]:
     """How many live saved audiences use each tag code (for the tag list's usage column)."""
-    usage: Counter[str] = Counter()
-    for data in session.scalars(select(Audience.expression).where(Audience.archived.is_(False))):
-        codes = {node.tag for _, _, node in walk(parse_expression(data)) if isinstance(node, TagPredicate)}
-        usage.update(codes)
-    return dict(usage)
+    return ExpressionUsage.load(session).tag_counts
+
+
+def tag_users(session: Session, code: str) -> TagUsage:
+    """The audiences using tag ``code`` and the campaigns built on them or filtering by it."""
+    usage = ExpressionUsage.load(session)
+    return TagUsage(audiences=usage.audiences_using_tag(code), campaigns=usage.campaigns_using_tag(code))
 
 
 # ---- snapshots --------------------------------------------------------------------------------------------
@@ -525,6 +631,7 @@ def request_export(*, session: Session, principal: Principal, fmt: str, audience
         args["audience_id"] = audience.id
         entity_type, entity_id = "audience", audience.id
     job = jobs_service.enqueue(session, name=EXPORT_JOB, args=args, created_by=principal.user.id, max_attempts=3)
+    export_tasks.declare_schedules(session)  # export files expire: make sure something removes them
     audit.record(session, actor=principal.actor, action="audience.export", entity_type=entity_type,
                  entity_id=entity_id, after={"job_id": job.id, "format": fmt})
     return job
@@ -562,4 +669,5 @@ def export_path(home: Path, job: Job) -> Path:
 
 __all__ = ["EXPORT_JOB", "EXPORTS_DIR", "breakdown_items", "catalog", "create_audience", "create_snapshot",
            "delete_audience", "estimate", "get_snapshot", "get_visible", "list_audiences", "list_snapshots",
-           "request_export", "snapshot_detail", "tag_usage", "update_audience", "value_label"]
+           "request_export", "snapshot_detail", "tag_usage", "tag_users", "update_audience", "value_label",
+           "ExpressionUsage", "FINISHED_CAMPAIGN_STATUSES"]

@@ -148,7 +148,7 @@ def _serve(url: str, home: Path, workers: int) -> tuple[subprocess.Popen, int]:
          "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a loaded machine imports slowly
     while True:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)

@@ -23,6 +23,7 @@ from omniloop.core.db import Base, BigIntPK, JSONType, UTCDateTime, utcnow
 MODES = ("batch", "realtime", "triggered")  # 主动批量 / 主动实时 / 被动事件触发
 CAMPAIGN_TYPES = ("marketing", "service", "care")  # 营销类 / 服务类 / 关怀类 (min-interval rules per type)
 STATUSES = ("draft", "ready", "testing", "running", "paused", "stopped", "completed")
+WAVE_STATUSES = ("scheduled", "running", "paused", "done", "failed", "cancelled")
 CELLS = ("test", "main", "control", "global_holdout", "filtered")
 
 
@@ -75,10 +76,12 @@ class CampaignWave(Base):
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(8), default="full")  # test | full
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled|running|done|failed|cancelled
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")  # WAVE_STATUSES
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("audience_snapshots.id"))
     job_id: Mapped[int | None] = mapped_column(BigInteger)
     funnel: Mapped[dict | None] = mapped_column(JSONType)  # counts per step and reason
+    # the last customer id (batch / real-time) or trigger firing id (triggered) whose chunk committed
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(String(1000))

@@ -14,6 +14,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from omniloop.campaigns import config
 from omniloop.campaigns.models import Campaign
 from omniloop.campaigns.schemas import CampaignRead, CampaignUpdate
 from omniloop.core import audit
@@ -71,6 +72,7 @@ def read_campaigns(session: Session, campaigns: Sequence[Campaign]) -> list[Camp
         org = orgs.get(campaign.owner_org_id)
         item.owner_org_name, item.owner_org_name_en = (org.name, org.name_en) if org else (None, None)
         item.plan_title = titles.get(campaign.plan_id)
+        item.missing = config.missing(campaign, session)
         items.append(item)
     return items
 
@@ -130,6 +132,8 @@ def create_draft_from_plan(session: Session, *, plan: Plan, actor: Actor, timezo
 
 
 def update_campaign(*, session: Session, principal: Principal, campaign: Campaign, data: CampaignUpdate) -> Campaign:
+    if campaign.status not in config.EDITABLE_STATUSES:
+        raise config.NotEditable(details={"status": campaign.status})
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if not (k == "name" and v is None)}
     start = changes.get("start_date", campaign.start_date)
     end = changes.get("end_date", campaign.end_date)

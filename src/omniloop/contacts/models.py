@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Time, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Time, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omniloop.core.db import Base, BigIntPK, JSONType, UTCDateTime, utcnow
@@ -127,7 +127,10 @@ class ContactDecision(Base):
     defer_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (UniqueConstraint("campaign_id", "occasion", "customer_id", "channel"),)
+    # One decision per (campaign, occasion, customer, channel); a proposal skipped before any channel has a
+    # null channel, which a plain unique constraint would not deduplicate, hence the expression index.
+    __table_args__ = (Index("uq_contact_decisions_key", "campaign_id", "occasion", "customer_id",
+                            text("coalesce(channel, '')"), unique=True),)
 
 
 class OutboxMessage(Base):

@@ -3,6 +3,10 @@
 PostgreSQL refuses NUL in text columns while SQLite stores it, so without this guard the same request
 would fail on one backend and silently store junk on the other. It is a pure ASGI middleware so the
 JSON body can be inspected and replayed without consuming the stream.
+
+The Segment-compatible ingestion API (``/v1``) reads its bodies itself (gzip, size limits) and rejects
+NUL after parsing, so its bodies pass through unbuffered; its path and query are still checked here, and
+its error bodies also carry ``code`` and ``message`` at the top level as Segment clients expect.
 """
 
 from __future__ import annotations
@@ -51,10 +55,10 @@ class InputGuardMiddleware:
             if "\x00" in key or "\x00" in value
         ]
         if locations:
-            await self._reject(send, headers, locations)
+            await self._reject(send, headers, locations, segment=_is_ingest(scope))
             return
         content_type = headers.get(b"content-type", b"").lower()
-        if not content_type.startswith(b"application/json"):
+        if not content_type.startswith(b"application/json") or _is_ingest(scope):
             await self.app(scope, receive, send)
             return
         chunks, more = [], True
@@ -92,13 +96,21 @@ class InputGuardMiddleware:
         return [["path"]]
 
     @staticmethod
-    async def _reject(send, headers, locations: list[list]) -> None:
+    async def _reject(send, headers, locations: list[list], *, segment: bool = False) -> None:
         lang = negotiate(headers.get(b"accept-language", b"").decode("latin-1"))
         details = [{"loc": loc, "type": "invalid_character"} for loc in locations]
-        payload = json.dumps(error_body("invalid_character", *_MESSAGE, details, lang), ensure_ascii=False).encode()
+        body = error_body("invalid_character", *_MESSAGE, details, lang)
+        if segment:
+            body = {"success": False, "code": "invalid_character", "message": body["error"]["message"], **body}
+        payload = json.dumps(body, ensure_ascii=False).encode()
         await send({"type": "http.response.start", "status": 422,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
+
+
+def _is_ingest(scope) -> bool:
+    path = scope.get("path", "")
+    return path == "/v1" or path.startswith("/v1/")
 
 
 def _replay(messages: list[dict]):

@@ -9,8 +9,7 @@ import uuid
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.requests import Request
+from starlette.datastructures import Headers
 
 from omniloop.core.audit import current_ip, current_request_id
 from omniloop.core.i18n import current_language, negotiate
@@ -49,31 +48,50 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     root.propagate = False
 
 
-class RequestContextMiddleware(BaseHTTPMiddleware):
-    """Request id (from X-Request-ID or new), language, client ip; latency metric and access log."""
+class RequestContextMiddleware:
+    """Request id (from X-Request-ID or new), language, client ip; latency metric and access log.
 
-    async def dispatch(self, request: Request, call_next):
-        request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
-        request.state.request_id = request_id  # for the last-resort error handler, which runs outside us
+    Pure ASGI (not Starlette's ``BaseHTTPMiddleware``, which runs the app in a task and copies the
+    response through a stream on every request): it wraps ``send`` to add the header and see the status.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = (headers.get("x-request-id") or uuid.uuid4().hex)[:64]
+        # For the last-resort error handler, which runs outside us (request.state reads scope["state"]).
+        scope.setdefault("state", {})["request_id"] = request_id
+        client = scope.get("client")
         tokens = (
             current_request_id.set(request_id),
-            current_ip.set(request.client.host if request.client else None),
-            current_language.set(negotiate(request.headers.get("accept-language"))),
+            current_ip.set(client[0] if client else None),
+            current_language.set(negotiate(headers.get("accept-language"))),
         )
-        start = time.perf_counter()
+        header = (b"x-request-id", request_id.encode("latin-1"))
         status = 500
+
+        async def send_with_id(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        start = time.perf_counter()
         try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-ID"] = request_id
-            return response
+            await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            route = request.scope.get("route")
-            route_path = getattr(route, "path", "unmatched")
-            REQUEST_LATENCY.labels(request.method, route_path, str(status)).observe(elapsed)
-            if request.url.path.startswith(("/api", "/v1")):
-                log.info("request", extra={"method": request.method, "path": request.url.path, "status": status,
+            route_path = getattr(scope.get("route"), "path", "unmatched")
+            REQUEST_LATENCY.labels(scope["method"], route_path, str(status)).observe(elapsed)
+            path = scope.get("path", "")
+            if path.startswith(("/api", "/v1")) and log.isEnabledFor(logging.INFO):
+                log.info("request", extra={"method": scope["method"], "path": path, "status": status,
                                            "duration_ms": round(elapsed * 1000, 2)})
             current_request_id.reset(tokens[0])
             current_ip.reset(tokens[1])

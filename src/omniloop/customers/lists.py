@@ -2,13 +2,18 @@
 
 ``create_list`` stores a list from known cids (the upload endpoint resolves customer numbers first and
 reports the unknown ones); ``list_members`` returns a list's cids for the audience compiler and for
-list-sourced tags. Lists are immutable. ``upload_list`` reads an uploaded file of customer numbers,
-resolves them among the customers the uploader may read and reports the rest.
+list-sourced tags. A list's members are immutable. ``upload_list`` reads an uploaded file of customer
+numbers, resolves them among the customers the uploader may read and reports the rest.
+
+Archiving (归档) hides a list from the pickers while whatever uses it keeps working; deleting is refused
+with ``list_in_use`` while a saved audience, a list-sourced tag or a campaign (its audience, filters or
+suppression lists) uses it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from omniloop.core import audit
 from omniloop.core.audit import Actor
-from omniloop.core.errors import NotFound, ValidationFailed
+from omniloop.core.db import utcnow
+from omniloop.core.errors import Conflict, NotFound, ValidationFailed
 from omniloop.customers.models import Customer, CustomerList
 from omniloop.org.auth import Principal
 from omniloop.org.models import Org
@@ -167,10 +173,13 @@ def upload_list(session: Session, *, principal: Principal, path: Path, file_name
     return row, report
 
 
-def readable_lists(principal: Principal) -> Select:
-    """Lists owned by an org in the caller's subtree."""
-    return (select(CustomerList).join(Org, Org.id == CustomerList.org_id)
+def readable_lists(principal: Principal, *, archived: bool | None = None) -> Select:
+    """Lists owned by an org in the caller's subtree (``archived``: only archived / only live; None: all)."""
+    stmt = (select(CustomerList).join(Org, Org.id == CustomerList.org_id)
             .where(subtree_condition(Org.path, principal.org.path)))
+    if archived is not None:
+        stmt = stmt.where(CustomerList.archived_at.is_not(None) if archived else CustomerList.archived_at.is_(None))
+    return stmt
 
 
 def get_readable_list(session: Session, principal: Principal, list_id: int) -> CustomerList:
@@ -178,3 +187,72 @@ def get_readable_list(session: Session, principal: Principal, list_id: int) -> C
     if row is None:
         raise NotFound("名单不存在", "Customer list not found", code="customer_list_not_found")
     return row
+
+
+# ---- archive and delete --------------------------------------------------------------------------------
+
+
+class ListUse(BaseModel):
+    kind: str  # audience / tag / campaign
+    id: int
+    name: str
+    code: str | None = None  # tag or campaign code
+    status: str | None = None  # a campaign's status; "archived" for an archived audience or tag
+
+
+class ListInUse(Conflict):
+    code = "list_in_use"
+
+    def __init__(self, uses: list[ListUse]) -> None:
+        names = "、".join(f"{u.name}" for u in uses[:3]) + ("等" if len(uses) > 3 else "")
+        super().__init__(f"名单正在被使用（{names}），不能删除；可以归档", "The list is in use by "
+                         f"{len(uses)} audience(s), tag(s) or campaign(s) and cannot be deleted; archive it instead",
+                         details={"uses": [u.model_dump() for u in uses]})
+
+
+def list_uses(session: Session, list_ids: Iterable[int]) -> dict[int, list[ListUse]]:
+    """What uses each of ``list_ids``: saved audiences (archived ones too), list-sourced tags, campaigns."""
+    from omniloop.audiences import service as audience_service  # both import this module: import late
+    from omniloop.tags import service as tag_service
+
+    wanted = set(list_ids)
+    usage = audience_service.ExpressionUsage.load(session)
+    tags = tag_service.tags_using_lists(session, wanted)
+    result: dict[int, list[ListUse]] = {}
+    for list_id in wanted:
+        audiences, campaigns = usage.list_users(list_id)
+        result[list_id] = (
+            [ListUse(kind="audience", id=a.id, name=a.name, status="archived" if a.archived else None)
+             for a in audiences]
+            + [ListUse(kind="tag", id=t.id, name=t.name_zh, code=t.code, status=t.status) for t in tags.get(list_id, [])]
+            + [ListUse(kind="campaign", id=c.id, name=c.name, code=c.code, status=c.status) for c in campaigns])
+    return result
+
+
+def _snapshot(row: CustomerList) -> dict:
+    return {k: v for k, v in audit.snapshot(row).items() if k != "members"}
+
+
+def set_archived(session: Session, *, principal: Principal, row: CustomerList, archived: bool,
+                 now: datetime | None = None) -> CustomerList:
+    """Archive (归档) or restore a list; doing what is already done changes nothing and audits nothing."""
+    if (row.archived_at is not None) == archived:
+        return row
+    before = _snapshot(row)
+    row.archived_at = (now or utcnow()) if archived else None
+    session.flush()
+    audit.record(session, actor=principal.actor, action="customer_list.archive" if archived else "customer_list.restore",
+                 entity_type="customer_list", entity_id=row.id, before=before, after=_snapshot(row))
+    return row
+
+
+def delete_list(session: Session, *, principal: Principal, row: CustomerList) -> None:
+    """Delete a list nothing uses (409 ``list_in_use`` otherwise, with what uses it)."""
+    uses = list_uses(session, [row.id])[row.id]
+    if uses:
+        raise ListInUse(uses)
+    before = _snapshot(row)
+    session.delete(row)
+    session.flush()
+    audit.record(session, actor=principal.actor, action="customer_list.delete", entity_type="customer_list",
+                 entity_id=before["id"], before=before)

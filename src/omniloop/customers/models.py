@@ -40,7 +40,8 @@ class Customer(Base):
     lifecycle_stage: Mapped[str | None] = mapped_column(String(20), index=True)
     lifecycle_status: Mapped[str | None] = mapped_column(String(20))  # written by the lifecycle tag run
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Indexed: the incremental feature refresh reads the customers changed since the last version.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
 
 
 class CustomerMonthly(Base):
@@ -58,8 +59,9 @@ class CustomerList(Base):
     """An uploaded customer list (上传名单): the cids of the customers on it, as a serialized roaring bitmap.
 
     Visible in the subtree of ``org_id``. ``unknown_count`` numbers the rows of the upload that named no
-    known customer (their numbers are in the upload report, not here). Immutable once stored; a new
-    upload is a new list.
+    known customer (their numbers are in the upload report, not here). Its members are immutable once
+    stored; a new upload is a new list. An archived list (``archived_at`` set, 归档) is left out of the
+    pickers but keeps serving the audiences and tags that use it; a list in use cannot be deleted.
     """
 
     __tablename__ = "customer_lists"
@@ -74,6 +76,7 @@ class CustomerList(Base):
     unknown_count: Mapped[int] = mapped_column(Integer, default=0)
     members: Mapped[bytes] = mapped_column(LargeBinary)  # pyroaring BitMap.serialize() of cids
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CustomerHolding(Base):

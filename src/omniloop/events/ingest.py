@@ -5,24 +5,68 @@ Authentication is the source's write key as the HTTP basic user name (password e
 the body. Bodies may be gzip-compressed (``Content-Encoding: gzip``). The whole request is validated
 first; one bad message rejects it with 400, its index and the reason, and nothing is written. The
 answer ``{"success": true}`` comes only after the events have been committed.
+
+Errors carry ``code`` and ``message`` at the top level, where Segment clients look for them, besides the
+platform's ``error`` object (``{"success": false, "code", "message", "error": {...}}``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import logging
+import threading
 import zlib
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
-from omniloop.core.errors import OmniloopError
+from omniloop.core.errors import OmniloopError, error_body
+from omniloop.core.i18n import negotiate
 from omniloop.core.input_guard import _nul_paths
-from omniloop.events import messages, service
+from omniloop.events import messages
 from omniloop.events.schemas import IngestAccepted
+from omniloop.events.writer import IngestWriter
 
-router = APIRouter(prefix="/v1", tags=["ingest"])
+log = logging.getLogger("omniloop.events")
+
+
+def segment_error_body(code: str, message_zh: str, message_en: str, details: Any, lang: str) -> dict:
+    """The platform's error object plus ``success``, ``code`` and ``message`` at the top level."""
+    body = error_body(code, message_zh, message_en, details, lang)
+    return {"success": False, "code": code, "message": body["error"]["message"], **body}
+
+
+class SegmentRoute(APIRoute):
+    """Renders the errors of a /v1 route in the Segment-compatible shape."""
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except OmniloopError as exc:
+                lang = negotiate(request.headers.get("accept-language"))
+                headers = {"WWW-Authenticate": 'Basic realm="write key"'} if exc.status == 401 else None
+                return JSONResponse(segment_error_body(exc.code, exc.message_zh, exc.message_en, exc.details, lang),
+                                    status_code=exc.status, headers=headers)
+            except Exception:
+                log.exception("unhandled error in /v1 ingestion")
+                lang = negotiate(request.headers.get("accept-language"))
+                details = {"request_id": getattr(request.state, "request_id", None)}
+                return JSONResponse(segment_error_body("internal_error", "服务器内部错误，请稍后重试",
+                                                       "Internal server error, please retry later", details, lang),
+                                    status_code=500)
+
+        return route
+
+
+router = APIRouter(prefix="/v1", tags=["ingest"], route_class=SegmentRoute)
 
 ERRORS = {
     400: {"description": "Invalid JSON, a message that breaks the spec (details: index, field), or too large"},
@@ -84,7 +128,7 @@ async def read_body(request: Request, *, limit: int) -> bytes:
 
 
 def _reject_nul(data: Any) -> None:
-    """The input guard checks plain JSON bodies; a gzip body is checked here, after decompression."""
+    """The input guard lets /v1 bodies through unread; NUL is rejected here, after decompression and parsing."""
     paths = _nul_paths(data, [])
     if paths:
         raise OmniloopError("输入包含不允许的控制字符（NUL）", "Input contains a forbidden control character (NUL)",
@@ -102,13 +146,23 @@ async def _ingest(request: Request, type_: str | None) -> IngestAccepted:
     key = header_write_key(request) or messages.body_write_key(data)
     parsed = messages.parse_messages(data, body_bytes=len(body), received_at=received_at, type_=type_)
 
-    def store() -> None:
-        with request.app.state.session_factory() as session:
-            source = service.authenticate(session, write_key=key)
-            service.ingest(session, source=source, messages=parsed, engine=request.app.state.engine)
+    await asyncio.wrap_future(_writer(request.app).submit(key, parsed))
+    return _ACCEPTED
 
-    await run_in_threadpool(store)
-    return IngestAccepted()
+
+_ACCEPTED = IngestAccepted()
+_writer_lock = threading.Lock()
+
+
+def _writer(app) -> IngestWriter:
+    """The app's ingest writer (group commit), made on first use."""
+    writer = getattr(app.state, "ingest_writer", None)
+    if writer is None:
+        with _writer_lock:
+            writer = getattr(app.state, "ingest_writer", None)
+            if writer is None:
+                writer = app.state.ingest_writer = IngestWriter(app.state.session_factory, app.state.engine)
+    return writer
 
 
 def _route(type_: str | None, summary: str):

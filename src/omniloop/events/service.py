@@ -180,35 +180,30 @@ def ingest(session: Session, *, source: SourceInfo, messages: list[Message], eng
     Message ids already seen for this source (retries) are skipped. Identify and alias messages update
     identities and attach earlier events in the same transaction.
     """
-    unique: dict[str, Message] = {}
-    for m in messages:
-        unique.setdefault(m.message_id, m)
-    if not unique:
-        return IngestResult(len(messages), 0, 0)
+    (result,) = ingest_group(session, [(source, messages)], engine=engine)
+    return result
+
+
+def ingest_group(session: Session, items: list[tuple[SourceInfo, list[Message]]],
+                 engine: Engine | None = None) -> list[IngestResult]:
+    """Store the messages of several requests in one transaction (group commit) and commit once; then
+    publish them on the bus. The messages of one source are staged together in request order, so a retry
+    inside the group is deduped and an identify in an earlier request applies to a later one."""
     engine = engine or session.get_bind()
     postgres = engine.dialect.name == "postgresql"
+    by_source: dict[int, tuple[SourceInfo, list[Message]]] = {}
+    for source, messages in items:
+        by_source.setdefault(source.id, (source, []))[1].extend(messages)
     if postgres:
-        store.ensure_partitions(engine, {m.day for m in unique.values()})
+        store.ensure_partitions(engine, {m.day for _, messages in items for m in messages})
     conn = session.connection()
     if not postgres:
         # The request answers only once the events are on disk: fsync the WAL at this commit.
         conn.exec_driver_sql("PRAGMA synchronous=FULL")
+    staged: list[tuple[list[tuple], list[Message]]] = []
     try:
-        claimed = store.claim_message_ids(conn, source_id=source.id,
-                                          keys=[(m.message_id, m.day) for m in unique.values()])
-        fresh = [(unique[mid], event_id) for mid, event_id in claimed]
-        resolver = Resolver(conn, source.id, source.scope_path, utcnow())
-        dirty: set = set()
-        if fresh:
-            resolver.load(m for m, _ in fresh)
-            for m, _ in fresh:
-                resolver.apply(m)
-            dirty = resolver.flush()
-        rows = [(event_id, m.day, source.id, m.message_id, m.type, m.name, m.anonymous_id, m.user_id,
-                 resolver.customer_for(m), m.ts, m.sent_at, m.received_at, m.original_timestamp,
-                 store.dumps(m.properties), store.dumps(m.context)) for m, event_id in fresh]
-        store.insert_rows(conn, rows)
-        mark_dirty(conn, dirty)
+        for source, messages in by_source.values():
+            staged.append(_stage(conn, source, messages))
         session.commit()
     except BaseException:
         session.rollback()
@@ -217,10 +212,49 @@ def ingest(session: Session, *, source: SourceInfo, messages: list[Message], eng
         if not postgres:
             session.connection().exec_driver_sql("PRAGMA synchronous=NORMAL")
             session.commit()
-    if rows and bus.has_subscribers():
-        bus.publish([bus.CommittedEvent(r[0], r[2], r[3], r[4], r[5], r[8], r[7], r[6], r[9], r[11], m.properties)
-                     for r, (m, _) in zip(rows, fresh, strict=True)])
-    return IngestResult(len(messages), len(rows), len(messages) - len(rows))
+    if bus.has_subscribers():
+        committed = [bus.CommittedEvent(r[0], r[2], r[3], r[4], r[5], r[8], r[7], r[6], r[9], r[11], m.properties)
+                     for rows, fresh in staged for r, m in zip(rows, fresh, strict=True)]
+        if committed:
+            bus.publish(committed)
+    stored = {source_id: set() for source_id in by_source}
+    for rows, _ in staged:
+        for r in rows:
+            stored[r[2]].add(r[3])
+    results = []
+    for source, messages in items:
+        # A message id counts as stored for the first request of the group that carried it.
+        mine = stored[source.id]
+        count = len({m.message_id for m in messages} & mine)
+        mine -= {m.message_id for m in messages}
+        results.append(IngestResult(len(messages), count, len(messages) - count))
+    return results
+
+
+def _stage(conn, source: SourceInfo, messages: list[Message]) -> tuple[list[tuple], list[Message]]:
+    """Claim the message ids, resolve customers, apply identify/alias and insert the rows (no commit).
+    Returns the rows written (``store.COLUMNS`` order) and their messages."""
+    unique: dict[str, Message] = {}
+    for m in messages:
+        unique.setdefault(m.message_id, m)
+    if not unique:
+        return [], []
+    claimed = store.claim_message_ids(conn, source_id=source.id, keys=[(m.message_id, m.day) for m in unique.values()])
+    fresh = [unique[mid] for mid, _ in claimed]
+    resolver = Resolver(conn, source.id, source.scope_path, utcnow())
+    dirty: set = set()
+    if fresh:
+        resolver.load(fresh)
+        for m in fresh:
+            resolver.apply(m)
+        dirty = resolver.flush()
+    dumps = store.dumps
+    rows = [(event_id, m.day, source.id, m.message_id, m.type, m.name, m.anonymous_id, m.user_id,
+             resolver.customer_for(m), m.ts, m.sent_at, m.received_at, m.original_timestamp,
+             dumps(m.properties), dumps(m.context)) for m, (_, event_id) in zip(fresh, claimed, strict=True)]
+    store.insert_rows(conn, rows)
+    mark_dirty(conn, dirty)
+    return rows, fresh
 
 
 def mark_dirty(conn, days) -> None:

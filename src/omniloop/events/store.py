@@ -33,8 +33,12 @@ def is_postgres(conn: Connection | Engine) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+# One encoder: json.dumps with non-default options builds a new JSONEncoder on every call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(value: dict | None) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return None if value is None else _encode(value)
 
 
 def sqlite_time(value: datetime | None) -> str | None:
@@ -98,9 +102,17 @@ def insert_rows(conn: Connection, rows: Sequence[tuple]) -> None:
             for row in rows:
                 copy.write_row(row)
         return
+    times: dict = {None: None}  # a batch shares sentAt and receivedAt: format each time once
+
+    def fmt(value):
+        text = times.get(value)
+        if text is None and value is not None:
+            text = times[value] = sqlite_time(value)
+        return text
+
     converted = [
-        (r[0], r[1].isoformat(), r[2], r[3], r[4], r[5], r[6], r[7], r[8], sqlite_time(r[9]), sqlite_time(r[10]),
-         sqlite_time(r[11]), sqlite_time(r[12]), r[13], r[14])
+        (r[0], r[1].isoformat(), r[2], r[3], r[4], r[5], r[6], r[7], r[8], fmt(r[9]), fmt(r[10]), fmt(r[11]),
+         fmt(r[12]), r[13], r[14])
         for r in rows
     ]
     conn.exec_driver_sql(

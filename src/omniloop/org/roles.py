@@ -77,7 +77,7 @@ ROLES: dict[Role, RoleInfo] = {
         assigned_customers_only=True,
     ),
     Role.approver: RoleInfo("会签人", "Approver",
-                            frozenset({_P.orgs_read, _P.plans_read, _P.approvals_decide})),
+                            frozenset({_P.orgs_read, _P.plans_read, _P.approvals_decide, _P.campaigns_read})),
     Role.analyst: RoleInfo(
         "数据分析师", "Data analyst",
         frozenset({_P.customers_read, _P.orgs_read, _P.jobs_read, _P.tags_read, _P.tags_export,

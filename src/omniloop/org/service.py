@@ -35,6 +35,19 @@ def subtree_condition(column_path, org_path: str):
     return column_path.like(org_path + "%")
 
 
+def assert_owned_in_subtree(session: Session, *, owner_org_id: int, org_path: str, code: str, what_zh: str,
+                            what_en: str) -> None:
+    """403 ``code`` unless the object's owner org lies in the caller's subtree (``org_path``).
+
+    Shared catalog objects (benefits, templates, success rules) are visible down the org path but editable
+    only by the owning office and the offices above it.
+    """
+    path = session.scalar(select(Org.path).where(Org.id == owner_org_id)) or ""
+    if not path.startswith(org_path):
+        raise Forbidden(f"该{what_zh}由上级机构维护，您只能查看",
+                        f"This {what_en} belongs to a parent office; read-only for you", code=code)
+
+
 def in_subtree(org: Org, root: Org) -> bool:
     return org.path.startswith(root.path)
 

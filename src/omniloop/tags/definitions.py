@@ -14,6 +14,8 @@ A definition is JSON, one shape a source and value type (money in yuan, as in ru
     event / boolean  {"event": "bind_card", "event_type": "track", "within_days": 30,
                       "filter": {"property": "channel", "op": "=", "value": "app"}}     did X within N days
     event / numeric  {... the same ..., "buckets": [...]}          count of X within N days, bucketed
+    event / boolean  {"trigger_id": 7, "within_days": 30}            trigger 7 fired for them within N days
+    event / numeric  {"trigger_id": 7, "within_days": 30, "buckets": [...]}   count of its firings, bucketed
 
 Every tag is an enum or a boolean in the tag set and its bitmap index: numeric buckets become enum
 values (the bucket codes). Checking never raises on input: it returns every problem with a path into
@@ -138,7 +140,16 @@ class EventTag:
     buckets: tuple[Bucket, ...] = ()  # empty: did it (boolean)
 
 
-Spec = RuleTag | CasesTag | FeatureBuckets | ListTag | ScoreTag | EventTag
+@dataclass(frozen=True)
+class TriggerFiredTag:
+    """Trigger firings as tag values (触发器命中标签): fired within N days / how often, from trigger_firings."""
+
+    trigger_id: int
+    within_days: int
+    buckets: tuple[Bucket, ...] = ()  # empty: fired at all (boolean)
+
+
+Spec = RuleTag | CasesTag | FeatureBuckets | ListTag | ScoreTag | EventTag | TriggerFiredTag
 
 
 @dataclass
@@ -157,7 +168,7 @@ class Checked:
         """The tag's kind in the tag set and index."""
         return "boolean" if isinstance(self.spec, RuleTag | ListTag) or (
             isinstance(self.spec, ScoreTag) and self.spec.threshold is not None) or (
-            isinstance(self.spec, EventTag) and not self.spec.buckets) else "enum"
+            isinstance(self.spec, EventTag | TriggerFiredTag) and not self.spec.buckets) else "enum"
 
 
 class _Collector:
@@ -284,11 +295,12 @@ def check_definition(
     definition: Any,
     code: str | None = None,
     list_exists: Callable[[int], bool] | None = None,
+    trigger_exists: Callable[[int], bool] | None = None,
 ) -> Checked:
     """Every problem of a definition; ``spec`` and ``values`` when there are none.
 
-    ``code`` in ``LIFECYCLE_CODES`` forbids references to the lifecycle features; ``list_exists``
-    checks a list source against the database (left out: not checked).
+    ``code`` in ``LIFECYCLE_CODES`` forbids references to the lifecycle features; ``list_exists`` and
+    ``trigger_exists`` check a list or trigger against the database (left out: not checked).
     """
     result = Checked()
     out = _Collector()
@@ -328,6 +340,8 @@ def check_definition(
         values = [dict(v) for v in BOOLEAN_VALUES]
     elif source == "model_score":
         spec = _check_score(d, value_type, out, values)
+    elif "trigger_id" in d:
+        spec = _check_trigger_fired(d, value_type, out, values, trigger_exists)
     else:
         spec = _check_event(d, value_type, out, values)
     if lifecycle:
@@ -450,6 +464,38 @@ def _check_event(d: dict, value_type: str, out: _Collector, values: list[dict]) 
     return EventTag(event, event_type, days, flt, buckets)
 
 
+def _check_days(d: dict, out: _Collector) -> int | None:
+    days = d.get("within_days")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        out.add("definition.within_days", "bad_days", f"统计天数须为 1–{MAX_DAYS} 的整数",
+                f"within_days is a whole number from 1 to {MAX_DAYS}")
+        return None
+    return days
+
+
+def _check_trigger_fired(d: dict, value_type: str, out: _Collector, values: list[dict],
+                         trigger_exists: Callable[[int], bool] | None) -> TriggerFiredTag | None:
+    trigger_id = d.get("trigger_id")
+    if isinstance(trigger_id, bool) or not isinstance(trigger_id, int) or not 1 <= trigger_id < 2**63:
+        out.add("definition.trigger_id", "required", "请选择触发器", "Choose a trigger")
+        trigger_id = None
+    elif trigger_exists is not None and not trigger_exists(trigger_id):
+        out.add("definition.trigger_id", "unknown_trigger", "触发器不存在", "No such trigger")
+        trigger_id = None
+    if d.get("event") is not None or d.get("filter") is not None or d.get("event_type") is not None:
+        out.add("definition.event", "trigger_or_event", "按触发器命中统计时不能再填写事件和属性筛选",
+                "Count either a trigger's firings or an event, not both")
+    days = _check_days(d, out)
+    buckets: tuple[Bucket, ...] = ()
+    if value_type == "numeric":
+        buckets = _buckets(d.get("buckets"), "definition.buckets", out, values, kind=Kind.integer)
+    else:
+        values.extend(dict(v) for v in BOOLEAN_VALUES)
+    if trigger_id is None or days is None:
+        return None
+    return TriggerFiredTag(trigger_id, days, buckets)
+
+
 def _check_event_filter(raw: Any, out: _Collector) -> EventFilter | None:
     if not isinstance(raw, dict):
         out.add("definition.filter", "bad_filter", "属性筛选格式有误", "The property filter is an object")
@@ -552,6 +598,6 @@ def _json_text(value: Any) -> str:
 __all__ = [
     "ALLOWED_TYPES", "BOOLEAN_VALUES", "CATEGORIES", "LIFECYCLE_CODES", "SOURCES", "VALUE_TYPES", "Bucket",
     "CasesTag", "Checked", "EventFilter", "EventTag", "FeatureBuckets", "ListTag", "Problem", "RuleTag", "ScoreTag",
-    "Spec", "bucket_case", "check_code", "check_definition", "check_rule_text", "event_filter_sql", "quote",
+    "Spec", "TriggerFiredTag", "bucket_case", "check_code", "check_definition", "check_rule_text", "event_filter_sql", "quote",
     "rule_value_sql",
 ]

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from omniloop.core import audit
 from omniloop.core.errors import NotFound, ValidationFailed
 from omniloop.customers.models import Customer
+from omniloop.exports import tasks as export_tasks
 from omniloop.jobs import service as job_service
 from omniloop.jobs.models import Job
 from omniloop.org.auth import Principal
@@ -54,6 +55,7 @@ def request_export(session: Session, *, principal: Principal, tag: TagDefinition
     job = job_service.enqueue(session, name=EXPORT_JOB, created_by=principal.user.id, max_attempts=2,
                               args={"tag_id": tag.id, "user_id": principal.user.id, "format": data.format,
                                     "values": data.values})
+    export_tasks.declare_schedules(session)  # export files expire: make sure something removes them
     audit.record(session, actor=principal.actor, action="tag.export", entity_type="tag", entity_id=tag.id,
                  after={"job_id": job.id, "format": data.format, "values": data.values})
     return export_read(job)

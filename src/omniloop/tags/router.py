@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 
+from omniloop.audiences.engine import app_engine
 from omniloop.core.deps import SessionDep
 from omniloop.core.ids import IdPath
 from omniloop.core.pagination import PageDep
@@ -55,6 +56,12 @@ def tag_dep(tag_id: IdPath, session: SessionDep) -> TagDefinition:
 TagDep = Annotated[TagDefinition, Depends(tag_dep)]
 
 
+def _detail(session: SessionDep, tag: TagDefinition, request: Request, principal: Principal) -> TagDetail:
+    """Counts within the caller's scope (head office: bank-wide) from the API's audience engine."""
+    return service.tag_detail(session, tag=tag, home=_home(request), principal=principal,
+                              engine=app_engine(request.app))
+
+
 @router.get("/tags/catalog", response_model=TagCatalog, responses=ERR)
 def tag_catalog(principal: Principal = require(Permission.tags_read)) -> TagCatalog:
     """Categories, sources, value types and the customer features a rule may use (for the editor)."""
@@ -70,6 +77,7 @@ def validate_tag(data: ValidateRequest, session: SessionDep,
 
 @router.get("/tags", response_model=TagPage, responses=ERR)
 def list_tags(
+    request: Request,
     session: SessionDep,
     page: PageDep,
     category: Category | None = None,
@@ -78,7 +86,8 @@ def list_tags(
     q: Annotated[str | None, Query(max_length=100, description="code or name contains")] = None,
     principal: Principal = require(Permission.tags_read),
 ) -> TagPage:
-    return service.list_tags(session, page=page, category=category, source=source, status=status, q=q)
+    return service.list_tags(session, page=page, category=category, source=source, status=status, q=q,
+                             principal=principal, engine=app_engine(request.app))
 
 
 @router.post("/tags", response_model=TagDetail, status_code=201, responses={**ERR, **INVALID,
@@ -87,7 +96,7 @@ def create_tag(data: TagCreate, request: Request, session: SessionDep,
                principal: Principal = require(Permission.tags_manage)) -> TagDetail:
     tag = service.create_tag(session, principal=principal, data=data)
     session.commit()
-    return service.tag_detail(session, tag=tag, home=_home(request))
+    return _detail(session, tag, request, principal)
 
 
 @router.get("/tags/exports/{job_id}", response_model=ExportRead, responses=NOT_FOUND)
@@ -110,28 +119,29 @@ def download_export(job_id: IdPath, request: Request, session: SessionDep,
 @router.get("/tags/{tag_id}", response_model=TagDetail, responses=NOT_FOUND)
 def get_tag(tag: TagDep, request: Request, session: SessionDep,
             principal: Principal = require(Permission.tags_read)) -> TagDetail:
-    """Definition, current value distribution, coverage history and run log."""
-    return service.tag_detail(session, tag=tag, home=_home(request))
+    """Definition, value distribution and coverage in your scope (head office: bank-wide, with history),
+    run log, and where it is used (audiences, campaigns)."""
+    return _detail(session, tag, request, principal)
 
 
-@router.patch("/tags/{tag_id}", response_model=TagDetail, responses={**NOT_FOUND, **INVALID,
-                                                                      409: {"description": "System tag"}})
+@router.patch("/tags/{tag_id}", response_model=TagDetail, responses={**NOT_FOUND, **INVALID, 409: {
+    "description": "System tag; or archiving a tag used by an unfinished campaign (tag_in_use)"}})
 def update_tag(tag: TagDep, data: TagUpdate, request: Request, session: SessionDep,
                principal: Principal = require(Permission.tags_manage)) -> TagDetail:
     """Edit a tag; a changed definition gets the next definition version and applies from the next run."""
     service.update_tag(session, principal=principal, tag=tag, data=data)
     session.commit()
-    return service.tag_detail(session, tag=tag, home=_home(request))
+    return _detail(session, tag, request, principal)
 
 
-@router.delete("/tags/{tag_id}", response_model=TagDetail, responses={**NOT_FOUND,
-                                                                       409: {"description": "System tag"}})
+@router.delete("/tags/{tag_id}", response_model=TagDetail, responses={**NOT_FOUND, 409: {
+    "description": "System tag (system_tag); used by an unfinished campaign (tag_in_use, details.campaigns)"}})
 def archive_tag(tag: TagDep, request: Request, session: SessionDep,
                 principal: Principal = require(Permission.tags_manage)) -> TagDetail:
     """Archive a tag (归档): it leaves the next tag set; its history stays."""
     service.archive_tag(session, principal=principal, tag=tag)
     session.commit()
-    return service.tag_detail(session, tag=tag, home=_home(request))
+    return _detail(session, tag, request, principal)
 
 
 @router.post("/tags/{tag_id}/scores", response_model=ScoreUploadReport, responses={

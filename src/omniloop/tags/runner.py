@@ -55,6 +55,8 @@ from omniloop.tags import definitions as defs
 from omniloop.tags.feature_store import FeatureStore, rebuild_features, refresh_features
 from omniloop.tags.models import TagDefinition, TagRun, TagRunResult
 from omniloop.tags.tagset import TagMeta, feature_store, publish_tagset, store_root, tag_column, tag_store
+from omniloop.triggers import service as trigger_service
+from omniloop.triggers.models import Trigger
 
 log = logging.getLogger("omniloop.tags")
 
@@ -377,6 +379,8 @@ def _compute(con: duckdb.DuckDBPyConnection, session_factory: sessionmaker[Sessi
                    f"ON s.cid = f.cid ORDER BY f.cid")
         case defs.EventTag():
             sql, params = _event_sql(home, spec, now)
+        case defs.TriggerFiredTag():
+            sql = _trigger_fired_sql(con, session_factory, spec, now)
         case _:
             raise AssertionError(spec)
     data = con.sql(sql, params=params or None).to_arrow_table()
@@ -409,6 +413,25 @@ def _event_sql(home: Path, spec: defs.EventTag, now: datetime) -> tuple[str, lis
     events = (f"SELECT cid, count(*) AS n FROM read_parquet({_sql_path(files)}, hive_partitioning = true) "
               f"WHERE {' AND '.join(conditions)} GROUP BY cid")
     return f"SELECT {value} AS v FROM features f LEFT JOIN ({events}) e ON e.cid = f.cid ORDER BY f.cid", params
+
+
+def _trigger_fired_sql(con: duckdb.DuckDBPyConnection, session_factory: sessionmaker[Session],
+                       spec: defs.TriggerFiredTag, now: datetime) -> str:
+    """Fired within ``within_days`` days before ``now`` / how often, from the operational trigger_firings
+    (one grouped query; the counts go to DuckDB as an Arrow table, like an uploaded list's members)."""
+    until = now.astimezone(UTC)
+    with session_factory() as session:
+        if session.get(Trigger, spec.trigger_id) is None:
+            raise TagComputeError(f"触发器 {spec.trigger_id} 不存在", f"Trigger {spec.trigger_id} does not exist")
+        counts = trigger_service.fired_customers(session, trigger_id=spec.trigger_id,
+                                                 since=until - timedelta(days=spec.within_days),
+                                                 until=until + timedelta(microseconds=1))
+    name = f"fired_{uuid.uuid4().hex}"
+    con.register(name, pa.table({"cid": pa.array(list(counts), pa.int64()),
+                                 "n": pa.array(list(counts.values()), pa.int64())}))
+    count = "coalesce(e.n, 0)"
+    value = defs.bucket_case(count, spec.buckets) if spec.buckets else f"{count} > 0"
+    return f"SELECT {value} AS v FROM features f LEFT JOIN {name} e ON e.cid = f.cid ORDER BY f.cid"
 
 
 # ---- after the publish ---------------------------------------------------------------------------------

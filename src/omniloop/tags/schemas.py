@@ -99,7 +99,11 @@ class TagRead(BaseModel):
     last_run_id: int | None = None
     last_run_status: str | None = None  # the tag's own result in its latest run: succeeded / failed / carried
     last_run_at: datetime | None = None
-    usage: int = 0  # saved audiences using the tag
+    usage: int = 0  # saved audiences using the tag (directly or through a saved audience they reference)
+    campaign_usage: int = 0  # campaigns whose audience or filters use the tag
+    # Whose customers ``coverage`` (and a detail's distribution) counts: "bank" (head office: the whole
+    # bank, from the run), "org" (the caller's org subtree) or "assigned" (an RM's own customers).
+    scope: Literal["bank", "org", "assigned"] = "bank"
 
 
 class TagPage(BaseModel):
@@ -114,7 +118,32 @@ class DistributionItem(BaseModel):
     label_zh: str
     label_en: str
     customers: int
-    share: float  # of all customers in the tag set
+    share: float  # of all customers in the tag set within the caller's scope
+
+
+class AudienceUse(BaseModel):
+    id: int
+    name: str
+    archived: bool
+    direct: bool  # names the tag itself (else through a saved audience it references)
+
+
+class CampaignUse(BaseModel):
+    id: int
+    code: str
+    name: str
+    status: str
+    finished: bool  # stopped / completed: no longer blocks archiving the tag
+    audience_id: int | None
+    audience_name: str | None = None
+    via: Literal["audience", "filters", "both"] = "audience"
+
+
+class TagUsage(BaseModel):
+    """Where a tag is used (标签使用情况): saved audiences and the campaigns built on them."""
+
+    audiences: list[AudienceUse] = []
+    campaigns: list[CampaignUse] = []
 
 
 class CoveragePoint(BaseModel):
@@ -140,7 +169,11 @@ class TagRunLogItem(BaseModel):
 
 class TagDetail(TagRead):
     tagset_version: int | None = None
-    total_customers: int | None = None
+    total_customers: int | None = None  # in the caller's scope (the whole tag set for head office)
+    scope_org_id: int | None = None
+    scope_org_name: str | None = None
+    scope_org_name_en: str | None = None
+    used_by: TagUsage = TagUsage()
     distribution: list[DistributionItem] = []
     coverage_history: list[CoveragePoint] = []
     runs: list[TagRunLogItem] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from croniter import croniter
+from pyroaring import BitMap
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from omniloop.audiences import service as audience_service
+from omniloop.audiences.engine import AudienceEngine, Loaded
 from omniloop.core import audit
 from omniloop.core.audit import Actor
 from omniloop.core.errors import Conflict, NotFound, ValidationFailed
@@ -35,6 +38,7 @@ from omniloop.tags import runner
 from omniloop.tags.features import FEATURES
 from omniloop.tags.models import TagDefinition, TagRun, TagRunResult
 from omniloop.tags.schemas import (
+    CampaignUse,
     CoveragePoint,
     CustomerTagChange,
     CustomerTags,
@@ -56,6 +60,7 @@ from omniloop.tags.schemas import (
     TagRunRead,
     TagRunResultRead,
     TagUpdate,
+    TagUsage,
     ValidateRequest,
     ValidateResponse,
 )
@@ -181,8 +186,8 @@ def _latest_results(session: Session, tag_ids: list[int]) -> dict[int, tuple[Tag
     return {result.tag_id: (result, run) for result, run in rows}
 
 
-def _read(tag: TagDefinition, latest: tuple[TagRunResult, TagRun] | None, usage: dict[str, int],
-          model: type[TagRead] = TagRead, **extra: Any) -> TagRead:
+def _read(tag: TagDefinition, latest: tuple[TagRunResult, TagRun] | None, usage: audience_service.ExpressionUsage,
+          model: type[TagRead] = TagRead, scoped: ScopedStats | None = None, **extra: Any) -> TagRead:
     category_zh, category_en = defs.CATEGORIES.get(tag.category, (tag.category, tag.category))
     source_zh, source_en = defs.SOURCES.get(tag.source, (tag.source, tag.source))
     result, run = latest or (None, None)
@@ -193,18 +198,82 @@ def _read(tag: TagDefinition, latest: tuple[TagRunResult, TagRun] | None, usage:
         definition=tag.definition, values=tag.values or [], status=tag.status, system=tag.system,
         schedule=tag.schedule, owner_org_id=tag.owner_org_id, definition_version=tag.definition_version,
         created_by_id=tag.created_by_id, updated_by_id=tag.updated_by_id, created_at=tag.created_at,
-        updated_at=tag.updated_at, coverage=result.coverage if result else None,
+        updated_at=tag.updated_at,
+        coverage=scoped.coverage(tag) if scoped is not None else result.coverage if result else None,
         last_run_id=run.id if run else None, last_run_status=result.status if result else None,
-        last_run_at=(run.finished_at or run.started_at) if run else None, usage=usage.get(tag.code, 0), **extra)
+        last_run_at=(run.finished_at or run.started_at) if run else None,
+        usage=usage.tag_counts.get(tag.code, 0), campaign_usage=usage.campaign_tag_counts.get(tag.code, 0),
+        scope=scoped.kind if scoped is not None else "bank", **extra)
 
 
 def list_tags(session: Session, *, page: PageParams, category: str | None = None, source: str | None = None,
-              status: str | None = None, q: str | None = None) -> TagPage:
+              status: str | None = None, q: str | None = None, principal: Principal | None = None,
+              engine: AudienceEngine | None = None) -> TagPage:
     rows, total = paginate(session, tags_statement(category=category, source=source, status=status, q=q), page)
     latest = _latest_results(session, [t.id for t in rows])
-    usage = audience_service.tag_usage(session)
-    return TagPage(items=[_read(t, latest.get(t.id), usage) for t in rows], total=total, page=page.page,
-                   page_size=page.page_size)
+    usage = audience_service.ExpressionUsage.load(session)
+    scoped = scoped_stats(session, principal=principal, engine=engine)
+    return TagPage(items=[_read(t, latest.get(t.id), usage, scoped=scoped) for t in rows], total=total,
+                   page=page.page, page_size=page.page_size)
+
+
+# ---- statistics in the caller's scope ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScopedStats:
+    """Tag counts within one user's scope, from the current tag set's bitmap index.
+
+    The run records bank-wide coverage and distributions; a branch manager or RM must see only their own
+    customers, so their counts are the tag's value bitmaps intersected with their scope bitmap (the rows
+    of their org subtree, or an RM's assigned customers) — the same scope the audience engine applies.
+    One ``intersection_cardinality`` per value: milliseconds even at ten million customers.
+    """
+
+    kind: str  # "org" or "assigned"
+    loaded: Loaded | None  # None: no tag set published yet
+    rows: BitMap
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+    def counts(self, tag: TagDefinition) -> dict[Any, int] | None:
+        """value → customers in scope (None: no value); None when the tag is not in the current tag set."""
+        if self.loaded is None:
+            return None
+        index = self.loaded.index
+        if tag.code in index.tags:
+            return index.count_by(f"tag:{tag.code}", self.rows)
+        if tag.code in defs.LIFECYCLE_CODES and tag.code in index.dimensions():
+            return index.count_by(tag.code, self.rows)  # computed into the feature column of that name
+        return None
+
+    def coverage(self, tag: TagDefinition) -> int | None:
+        counts = self.counts(tag)
+        if counts is None:
+            return None
+        if tag.value_type == "boolean":
+            return counts.get(True, 0)
+        return sum(n for value, n in counts.items() if value is not None)
+
+
+def is_bank_wide(principal: Principal | None) -> bool:
+    """Head office (the root org, not limited to assigned customers) sees the whole bank's numbers."""
+    return principal is None or (principal.org.parent_id is None and not principal.role.assigned_customers_only)
+
+
+def scoped_stats(session: Session, *, principal: Principal | None, engine: AudienceEngine | None
+                 ) -> ScopedStats | None:
+    """The caller's scope over the current tag set, or None when they see bank-wide numbers."""
+    if is_bank_wide(principal) or engine is None:
+        return None
+    assert principal is not None
+    kind = "assigned" if principal.role.assigned_customers_only else "org"
+    loaded = engine.peek()
+    if loaded is None:  # nothing published yet: nothing to count, in any scope
+        return ScopedStats(kind, None, BitMap())
+    return ScopedStats(kind, loaded, engine.scope(session, principal, loaded))
 
 
 def _label(tag: TagDefinition, value: Any) -> tuple[str, str]:
@@ -214,38 +283,63 @@ def _label(tag: TagDefinition, value: Any) -> tuple[str, str]:
     return str(value), str(value)
 
 
-def tag_detail(session: Session, *, tag: TagDefinition, home: Path) -> TagDetail:
+def _distribution(tag: TagDefinition, counts: dict[Any, int], total: int | None) -> list[DistributionItem]:
+    values = [v["value"] for v in tag.values or []]
+    if tag.value_type == "boolean":
+        values = [True, False]
+    ordered = values + [v for v in counts if v not in values and v is not None]
+    items, covered = [], 0
+    for value in ordered:
+        n = int(counts.get(value, 0))
+        covered += n
+        zh, en = _label(tag, value)
+        items.append(DistributionItem(value=value, label_zh=zh, label_en=en, customers=n,
+                                      share=round(n / total, 6) if total else 0.0))
+    if total is not None and total > covered:
+        items.append(DistributionItem(value=None, label_zh="无值", label_en="No value", customers=total - covered,
+                                      share=round((total - covered) / total, 6)))
+    return items
+
+
+def tag_detail(session: Session, *, tag: TagDefinition, home: Path, principal: Principal | None = None,
+               engine: AudienceEngine | None = None) -> TagDetail:
+    """The tag with its distribution, coverage history and run log.
+
+    Head office sees the run's bank-wide numbers and their history; anyone else sees the current tag set
+    counted within their scope (``ScopedStats``), and the run log without the bank-wide counts.
+    """
     latest = _latest_results(session, [tag.id]).get(tag.id)
-    usage = audience_service.tag_usage(session)
+    usage = audience_service.ExpressionUsage.load(session)
+    scoped = scoped_stats(session, principal=principal, engine=engine)
     history = session.execute(
         select(TagRunResult, TagRun).join(TagRun, TagRun.id == TagRunResult.run_id)
         .where(TagRunResult.tag_id == tag.id).order_by(TagRunResult.id.desc()).limit(90)).all()
     distribution: list[DistributionItem] = []
     total = None
-    if latest is not None:
+    if scoped is not None:
+        counts = scoped.counts(tag)
+        if counts is not None:
+            total = scoped.total
+            distribution = _distribution(tag, {k: v for k, v in counts.items() if k is not None}, total)
+    elif latest is not None:
         result, run = latest
         total = run.rows
         counts = dict(result.distribution or {})
-        values = [v["value"] for v in tag.values or []]
         if tag.value_type == "boolean":
             counts = {True: counts.get("true", 0), False: counts.get("false", 0)}
-            values = [True, False]
-        ordered = values + [v for v in counts if v not in values]
-        covered = 0
-        for value in ordered:
-            n = int(counts.get(value, 0))
-            covered += n
-            zh, en = _label(tag, value)
-            distribution.append(DistributionItem(value=value, label_zh=zh, label_en=en, customers=n,
-                                                 share=round(n / total, 6) if total else 0.0))
-        if total is not None and total > covered:
-            distribution.append(DistributionItem(value=None, label_zh="无值", label_en="No value",
-                                                 customers=total - covered, share=round((total - covered) / total, 6)))
-    coverage = [CoveragePoint(run_id=run.id, at=run.finished_at or run.created_at, coverage=result.coverage,
-                              status=result.status) for result, run in reversed(history)]
+        distribution = _distribution(tag, counts, total)
+    if scoped is None:
+        coverage = [CoveragePoint(run_id=run.id, at=run.finished_at or run.created_at, coverage=result.coverage,
+                                  status=result.status) for result, run in reversed(history)]
+    else:  # older tag sets are pruned: the scope's history is the current point only
+        current = next(((r, run) for r, run in history if scoped.loaded is not None
+                        and run.tagset_version == scoped.loaded.version), None)
+        coverage = [CoveragePoint(run_id=run.id, at=run.finished_at or run.created_at, coverage=scoped.coverage(tag),
+                                  status=result.status) for result, run in ([current] if current else [])]
     runs = [TagRunLogItem(run_id=run.id, status=result.status, run_status=run.status, trigger=run.trigger,
                           started_at=run.started_at, finished_at=run.finished_at, duration_ms=result.duration_ms,
-                          coverage=result.coverage, changed=result.changed,
+                          coverage=result.coverage if scoped is None else None,
+                          changed=result.changed if scoped is None else None,
                           definition_version=result.definition_version, error=result.error)
             for result, run in history[:20]]
     score_file = None
@@ -255,8 +349,13 @@ def tag_detail(session: Session, *, tag: TagDefinition, home: Path) -> TagDetail
             score_file = ScoreFileInfo(rows=pq.read_metadata(path).num_rows,
                                        uploaded_at=datetime.fromtimestamp(path.stat().st_mtime, UTC))
     version = tag_store(home).current_version()
-    detail = _read(tag, latest, usage, TagDetail, tagset_version=version, total_customers=total,
-                   distribution=distribution, coverage_history=coverage, runs=runs, score_file=score_file)
+    scope_org = principal.org if scoped is not None and principal is not None else None
+    detail = _read(tag, latest, usage, TagDetail, scoped=scoped, tagset_version=version, total_customers=total,
+                   distribution=distribution, coverage_history=coverage, runs=runs, score_file=score_file,
+                   scope_org_id=scope_org.id if scope_org else None, scope_org_name=scope_org.name if scope_org else None,
+                   scope_org_name_en=scope_org.name_en if scope_org else None,
+                   used_by=TagUsage(audiences=usage.audiences_using_tag(tag.code),
+                                    campaigns=usage.campaigns_using_tag(tag.code)))
     assert isinstance(detail, TagDetail)
     return detail
 
@@ -308,6 +407,8 @@ def update_tag(session: Session, *, principal: Principal, tag: TagDefinition, da
                                          "A system tag's category cannot change"))
         if data.status == "archived":
             raise Conflict("系统标签不能归档", "System tags cannot be archived", code="system_tag")
+    if data.status == "archived" and tag.status != "archived":
+        _refuse_if_in_use(session, tag)
     for name in ("name_zh", "name_en", "category", "value_type", "definition", "status"):
         if name in fields and getattr(data, name) is None:
             problems.append(defs.Problem(name, "required", "该字段不能为空", "This field cannot be empty"))
@@ -340,11 +441,32 @@ def update_tag(session: Session, *, principal: Principal, tag: TagDefinition, da
     return tag
 
 
+class TagInUse(Conflict):
+    code = "tag_in_use"
+
+    def __init__(self, campaigns: list[CampaignUse]) -> None:
+        names = "、".join(f"{c.code} {c.name}" for c in campaigns[:3]) + ("等" if len(campaigns) > 3 else "")
+        super().__init__(f"标签正被未结束的营销活动使用（{names}），活动结束或改用其他人群后才能归档",
+                         f"The tag is used by {len(campaigns)} campaign(s) that have not finished "
+                         f"({', '.join(c.code for c in campaigns[:3])}); archive it once they finish or no "
+                         "longer use it",
+                         details={"campaigns": [c.model_dump() for c in campaigns]})
+
+
+def _refuse_if_in_use(session: Session, tag: TagDefinition) -> None:
+    """A tag feeding a campaign that has not finished cannot leave the tag set under it."""
+    usage = audience_service.ExpressionUsage.load(session)
+    blocking = [c for c in usage.campaigns_using_tag(tag.code) if not c.finished]
+    if blocking:
+        raise TagInUse(blocking)
+
+
 def archive_tag(session: Session, *, principal: Principal, tag: TagDefinition) -> TagDefinition:
     if tag.system:
         raise Conflict("系统标签不能删除或归档", "System tags cannot be deleted or archived", code="system_tag")
     if tag.status == "archived":
         return tag
+    _refuse_if_in_use(session, tag)
     before = audit.snapshot(tag)
     tag.status = "archived"
     tag.updated_by_id = principal.user.id
@@ -543,12 +665,22 @@ def customer_tags(session: Session, *, principal: Principal, home: Path, custome
                         lifecycle_status=lifecycle.get("lifecycle_status"), tags=tags, history=history)
 
 
+def tags_using_lists(session: Session, list_ids: set[int]) -> dict[int, list[TagDefinition]]:
+    """List-sourced tags (archived too: they can be restored) by the uploaded list they read."""
+    found: dict[int, list[TagDefinition]] = {}
+    for tag in session.scalars(select(TagDefinition).where(TagDefinition.source == "list").order_by(TagDefinition.id)):
+        list_id = (tag.definition or {}).get("list_id")
+        if list_id in list_ids:
+            found.setdefault(list_id, []).append(tag)
+    return found
+
+
 def tag_values_by_code(session: Session) -> dict[str, TagDefinition]:
     return {t.code: t for t in session.scalars(select(TagDefinition))}
 
 
 __all__ = [
-    "DAILY_SCHEDULE_KEY", "RUN_JOB", "InvalidTag", "archive_tag", "catalog", "create_tag", "customer_tags",
-    "ensure_daily_schedule", "get_run", "get_tag", "list_runs", "list_tags", "request_run", "sync_schedule",
+    "DAILY_SCHEDULE_KEY", "RUN_JOB", "InvalidTag", "ScopedStats", "TagInUse", "archive_tag", "catalog", "create_tag", "customer_tags",
+    "ensure_daily_schedule", "get_run", "get_tag", "list_runs", "list_tags", "request_run", "scoped_stats", "sync_schedule",
     "tag_detail", "update_tag", "upload_scores", "validate",
 ]

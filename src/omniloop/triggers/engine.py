@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from omniloop.customers.models import Customer
-from omniloop.events.models import Event
+from omniloop.events.models import Event, Identity, IdentityMerge
 from omniloop.jobs import service as job_service
 from omniloop.org.models import Org
 from omniloop.triggers import definitions as defs
@@ -175,10 +175,15 @@ def process_events(session: Session, triggers: TriggerSet, events: Sequence[Even
                    now: datetime, worker: str | None = None) -> Decisions:
     """Evaluate ``events`` (oldest first) against the active triggers; writes go into ``session``."""
     decisions = Decisions(session, now, worker=worker)
-    relevant = sorted((e for e in events if e.customer_id is not None and e.name in triggers.by_name),
-                      key=lambda e: e.id)
+    relevant = {e.id: e for e in events if e.customer_id is not None and e.name in triggers.by_name}
+    if triggers.by_name:
+        for e in events:
+            if e.type in ("identify", "alias") and e.customer_id is not None:
+                for stitched in stitched_events(session, e, names=triggers.by_name):
+                    relevant.setdefault(stitched.id, stitched)
     if not relevant:
         return decisions
+    relevant = sorted(relevant.values(), key=lambda e: e.id)
     paths = customer_org_paths(session, {e.customer_id for e in relevant}) if triggers.scoped else {}
     for ev in relevant:
         for trigger in triggers.by_name[ev.name]:
@@ -188,6 +193,30 @@ def process_events(session: Session, triggers: TriggerSet, events: Sequence[Even
                 continue
             evaluate(decisions, trigger, ev)
     return decisions
+
+
+def stitched_events(session: Session, ev: EventView, *, names) -> list[EventView]:
+    """Events stored before the identify/alias ``ev`` that it attached to its customer (身份合并补判).
+
+    They were decided on while they had no customer, so nothing fired for them; deciding on them now, when
+    the engine meets the linking message, gives every delivery set-up (bus, tail, Redis) the same second
+    look. The firings' unique keys keep it exactly once however often the linking message is processed.
+    """
+    merges = session.execute(select(IdentityMerge.identity, IdentityMerge.at).where(
+        IdentityMerge.source_id == ev.source_id, IdentityMerge.message_id == ev.message_id,
+        IdentityMerge.customer_id == ev.customer_id, IdentityMerge.events_attached > 0)).all()
+    if not merges:
+        return []
+    values = {identity for identity, _ in merges}
+    # Anonymous ids that had been identified as the linked user id follow it in the same transaction.
+    values.update(session.scalars(select(Identity.value).where(
+        Identity.customer_id == ev.customer_id, Identity.linked_at.in_({at for _, at in merges}))))
+    values = sorted(values)
+    rows = session.scalars(select(Event).where(
+        Event.customer_id == ev.customer_id, Event.id < ev.id, Event.name.in_(list(names)),
+        or_(Event.anonymous_id.in_(values), Event.user_id.in_(values)))
+        .order_by(Event.id).limit(HISTORY_SCAN_LIMIT))
+    return [EventView.of(row) for row in rows]
 
 
 def evaluate(decisions: Decisions, trigger: ActiveTrigger, ev: EventView) -> None:

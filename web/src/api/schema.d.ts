@@ -438,6 +438,132 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/benefits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Benefits
+         * @description The benefit catalog (权益目录) with inventory, budget used and grant counts.
+         */
+        get: operations["list_benefits_api_benefits_get"];
+        put?: never;
+        /** Create Benefit */
+        post: operations["create_benefit_api_benefits_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/benefits/{benefit_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Benefit */
+        get: operations["get_benefit_api_benefits__benefit_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Benefit
+         * @description Delete a benefit no campaign uses and nobody was granted; otherwise 409 ``benefit_in_use``.
+         */
+        delete: operations["delete_benefit_api_benefits__benefit_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Benefit
+         * @description Edit name, value, cost, budget (not below what is spent), validity or status. Inventory changes go
+         *     through ``/inventory``.
+         */
+        patch: operations["update_benefit_api_benefits__benefit_id__patch"];
+        trace?: never;
+    };
+    "/api/benefits/{benefit_id}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Grants
+         * @description Grants of this benefit (发放记录) to customers you may see, newest first.
+         */
+        get: operations["list_grants_api_benefits__benefit_id__grants_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/benefits/{benefit_id}/inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Adjust Inventory
+         * @description Add or remove inventory with a reason (库存调整); removing more than is left is 409.
+         */
+        post: operations["adjust_inventory_api_benefits__benefit_id__inventory_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/blocked-words": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Blocked Words
+         * @description The blocked-word list (敏感词库) every template is checked against.
+         */
+        get: operations["list_blocked_words_api_blocked_words_get"];
+        put?: never;
+        /** Create Blocked Word */
+        post: operations["create_blocked_word_api_blocked_words_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/blocked-words/{word_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Blocked Word */
+        delete: operations["delete_blocked_word_api_blocked_words__word_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Blocked Word */
+        patch: operations["update_blocked_word_api_blocked_words__word_id__patch"];
+        trace?: never;
+    };
     "/api/campaigns": {
         parameters: {
             query?: never;
@@ -473,6 +599,305 @@ export interface paths {
         patch: operations["update_campaign_api_campaigns__campaign_id__patch"];
         trace?: never;
     };
+    "/api/campaigns/{campaign_id}/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Configure Campaign
+         * @description Save one or more wizard steps; 422 ``invalid_campaign_config`` lists every problem with its field.
+         */
+        patch: operations["configure_campaign_api_campaigns__campaign_id__config_patch"];
+        trace?: never;
+    };
+    "/api/campaigns/{campaign_id}/detail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Campaign Detail
+         * @description The campaign with its waves (and funnels) and live counts: members by cell, decisions, outbox.
+         */
+        get: operations["campaign_detail_api_campaigns__campaign_id__detail_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/campaigns/{campaign_id}/launch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Launch Campaign
+         * @description Launch the full campaign (ready / testing → running).
+         */
+        post: operations["launch_campaign_api_campaigns__campaign_id__launch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/campaigns/{campaign_id}/launch-test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Launch Test Campaign
+         * @description Launch the test cell (ready → testing).
+         */
+        post: operations["launch_test_campaign_api_campaigns__campaign_id__launch_test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/campaigns/{campaign_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause Campaign
+         * @description Pause: no further chunks start; pending contacts are held.
+         */
+        post: operations["pause_campaign_api_campaigns__campaign_id__pause_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/campaigns/{campaign_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview Campaign
+         * @description Dry run: the funnel of who would be contacted, through which channel, and who is filtered out and why.
+         */
+        post: operations["preview_campaign_api_campaigns__campaign_id__preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/campaigns/{campaign_id}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ready Campaign
+         * @description Mark the configuration complete (draft → ready).
+         */
+        post: operations["ready_campaign_api_campaigns__campaign_id__ready_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/campaigns/{campaign_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume Campaign
+         * @description Resume a paused campaign.
+         */
+        post: operations["resume_campaign_api_campaigns__campaign_id__resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/campaigns/{campaign_id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop Campaign
+         * @description Stop for good: remaining waves cancelled, pending contacts cancelled.
+         */
+        post: operations["stop_campaign_api_campaigns__campaign_id__stop_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/campaigns/{campaign_id}/waves": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Waves */
+        get: operations["list_waves_api_campaigns__campaign_id__waves_get"];
+        put?: never;
+        /** Create Wave */
+        post: operations["create_wave_api_campaigns__campaign_id__waves_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/campaigns/{campaign_id}/waves/{wave_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Wave */
+        delete: operations["delete_wave_api_campaigns__campaign_id__waves__wave_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Wave */
+        patch: operations["update_wave_api_campaigns__campaign_id__waves__wave_id__patch"];
+        trace?: never;
+    };
+    "/api/contact-policy/meta": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Policy Meta
+         * @description Reason codes with labels, the consent defaults per channel, and the adapter each channel uses.
+         */
+        get: operations["policy_meta_api_contact_policy_meta_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/contact-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Rules
+         * @description Every rule (enabled or not). Caps count rolling windows, not calendar days.
+         */
+        get: operations["list_rules_api_contact_rules_get"];
+        put?: never;
+        /**
+         * Create Rule
+         * @description 422 ``invalid_contact_rule`` lists each missing or wrong field for the rule's kind.
+         */
+        post: operations["create_rule_api_contact_rules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/contact-rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Rule */
+        delete: operations["delete_rule_api_contact_rules__rule_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Rule */
+        patch: operations["update_rule_api_contact_rules__rule_id__patch"];
+        trace?: never;
+    };
+    "/api/contacts/decide": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide
+         * @description Would a contact be allowed now, and why not? Evaluates the live policy, consents, lists and history
+         *     for customers in the caller's scope without recording anything.
+         */
+        post: operations["decide_api_contacts_decide_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/customer-lists": {
         parameters: {
             query?: never;
@@ -505,6 +930,50 @@ export interface paths {
         get: operations["get_customer_list_api_customer_lists__list_id__get"];
         put?: never;
         post?: never;
+        /**
+         * Delete Customer List
+         * @description Delete a list that nothing uses; one in use is refused with 409 ``list_in_use`` (archive it instead).
+         */
+        delete: operations["delete_customer_list_api_customer_lists__list_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer-lists/{list_id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Archive Customer List
+         * @description Archive a list (归档): it leaves the pickers; audiences and tags using it keep working.
+         */
+        post: operations["archive_customer_list_api_customer_lists__list_id__archive_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer-lists/{list_id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore Customer List
+         * @description Restore an archived list (取消归档).
+         */
+        post: operations["restore_customer_list_api_customer_lists__list_id__restore_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -557,6 +1026,67 @@ export interface paths {
         };
         /** Get Customer */
         get: operations["get_customer_api_customers__customer_no__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customers/{customer_no}/benefit-grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Customer Grants
+         * @description A customer's benefit grants (权益发放) for the customer 360 timeline.
+         */
+        get: operations["customer_grants_api_customers__customer_no__benefit_grants_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customers/{customer_no}/consents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Consents */
+        get: operations["get_consents_api_customers__customer_no__consents_get"];
+        put?: never;
+        /**
+         * Record Consent
+         * @description Record a consent or opt-out (source and time kept); the next contact decision honours it.
+         */
+        post: operations["record_consent_api_customers__customer_no__consents_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customers/{customer_no}/contacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Customer Contacts
+         * @description Every contact decision (with its reason) and outbox message of the customer, newest first.
+         */
+        get: operations["customer_contacts_api_customers__customer_no__contacts_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -768,6 +1298,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/holdout-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Holdout
+         * @description The bank-wide global holdout (全局对照组): a share of customers no campaign contacts.
+         */
+        get: operations["get_holdout_api_holdout_settings_get"];
+        /** Put Holdout */
+        put: operations["put_holdout_api_holdout_settings_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/jobs": {
         parameters: {
             query?: never;
@@ -882,6 +1433,115 @@ export interface paths {
          * @description Customers, MAU and AUM per lifecycle stage and status in your scope (生命周期双轨视图).
          */
         get: operations["lifecycle_overview_api_lifecycle_overview_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/message-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Templates
+         * @description Templates (模板库) per channel with their current version.
+         */
+        get: operations["list_templates_api_message_templates_get"];
+        put?: never;
+        /**
+         * Create Template
+         * @description Create a template with its version 1; refused (422 ``template_problems``) while it has errors.
+         */
+        post: operations["create_template_api_message_templates_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/message-templates/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview
+         * @description Render a draft on sample customers of your scope (预览), with length rules and blocked-word checks.
+         */
+        post: operations["preview_api_message_templates_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/message-templates/variables": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Variables
+         * @description The variables a template may use, with labels and sample values (for the editor).
+         */
+        get: operations["list_variables_api_message_templates_variables_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/message-templates/{template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Template */
+        get: operations["get_template_api_message_templates__template_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Archive Template
+         * @description Archive (归档) a template: versions stay, because campaigns and sent messages refer to them.
+         */
+        delete: operations["archive_template_api_message_templates__template_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Template
+         * @description Rename, change purpose or status; a changed subject/body/fields becomes a new version.
+         */
+        patch: operations["update_template_api_message_templates__template_id__patch"];
+        trace?: never;
+    };
+    "/api/message-templates/{template_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Versions
+         * @description Version history (版本记录), newest first.
+         */
+        get: operations["list_versions_api_message_templates__template_id__versions_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1011,6 +1671,27 @@ export interface paths {
         patch: operations["update_org_api_orgs__org_id__patch"];
         trace?: never;
     };
+    "/api/outbox/{outbox_id}/receipt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receipt
+         * @description A delivery receipt (for adapters and tests): delivered confirms the benefit grant; failed moves on to
+         *     the next fallback channel after re-checking the policy, or releases the grant when none is left.
+         */
+        post: operations["receipt_api_outbox__outbox_id__receipt_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/plans": {
         parameters: {
             query?: never;
@@ -1057,6 +1738,26 @@ export interface paths {
         get: operations["download_document_api_plans_documents__document_id__download_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/plans/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Estimate Values
+         * @description Estimate from the plan form's values before they are saved.
+         */
+        post: operations["estimate_values_api_plans_estimate_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1183,6 +1884,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/plans/{plan_id}/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Estimate Plan
+         * @description Similar past campaigns with their results, the model's predicted conversion and a budget check.
+         */
+        get: operations["estimate_plan_api_plans__plan_id__estimate_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/plans/{plan_id}/submit": {
         parameters: {
             query?: never;
@@ -1285,6 +2006,158 @@ export interface paths {
         get: operations["roles_api_roles_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/success-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Rules
+         * @description Success rules (成功标准): which event, with which properties, within how many days counts as a response.
+         */
+        get: operations["list_rules_api_success_rules_get"];
+        put?: never;
+        /** Create Rule */
+        post: operations["create_rule_api_success_rules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/success-rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Rule */
+        get: operations["get_rule_api_success_rules__rule_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Rule
+         * @description Delete a rule no campaign uses; otherwise 409 ``success_rule_in_use``.
+         */
+        delete: operations["delete_rule_api_success_rules__rule_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Rule */
+        patch: operations["update_rule_api_success_rules__rule_id__patch"];
+        trace?: never;
+    };
+    "/api/success-rules/{rule_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Rule
+         * @description Test the rule against a customer's recent events (试算): which would count as a response.
+         */
+        post: operations["test_rule_api_success_rules__rule_id__test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/suppression-lists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Lists */
+        get: operations["list_lists_api_suppression_lists_get"];
+        put?: never;
+        /** Create List */
+        post: operations["create_list_api_suppression_lists_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/suppression-lists/{list_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get List */
+        get: operations["get_list_api_suppression_lists__list_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete List */
+        delete: operations["delete_list_api_suppression_lists__list_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update List */
+        patch: operations["update_list_api_suppression_lists__list_id__patch"];
+        trace?: never;
+    };
+    "/api/suppression-lists/{list_id}/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Entries */
+        get: operations["list_entries_api_suppression_lists__list_id__entries_get"];
+        put?: never;
+        /** Add Entries */
+        post: operations["add_entries_api_suppression_lists__list_id__entries_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/suppression-lists/{list_id}/entries/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Remove Entries */
+        post: operations["remove_entries_api_suppression_lists__list_id__entries_remove_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/suppression-lists/{list_id}/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Upload Entries */
+        post: operations["upload_entries_api_suppression_lists__list_id__upload_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1430,7 +2303,8 @@ export interface paths {
         };
         /**
          * Get Tag
-         * @description Definition, current value distribution, coverage history and run log.
+         * @description Definition, value distribution and coverage in your scope (head office: bank-wide, with history),
+         *     run log, and where it is used (audiences, campaigns).
          */
         get: operations["get_tag_api_tags__tag_id__get"];
         put?: never;
@@ -2012,6 +2886,17 @@ export interface components {
             /** Name */
             name?: string | null;
         };
+        /** AudienceUse */
+        AudienceUse: {
+            /** Archived */
+            archived: boolean;
+            /** Direct */
+            direct: boolean;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+        };
         /** AuditPage */
         AuditPage: {
             /** Items */
@@ -2055,6 +2940,217 @@ export interface components {
             /** Request Id */
             request_id: string | null;
         };
+        /** BenefitCreate */
+        BenefitCreate: {
+            /**
+             * Budget Fen
+             * @description null: no budget limit beyond inventory
+             */
+            budget_fen?: number | null;
+            /**
+             * Code
+             * @description unique code, e.g. WM-50-2026 (codes starting HIST- are the demo's history)
+             */
+            code: string;
+            /** Description */
+            description?: string | null;
+            /**
+             * Face Value Fen
+             * @default 0
+             */
+            face_value_fen: number;
+            /** Inventory Total */
+            inventory_total: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "coupon" | "points" | "cashback" | "gift";
+            /** Name */
+            name: string;
+            /**
+             * Owner Org Id
+             * @description default: the caller's org; must be in the caller's subtree
+             */
+            owner_org_id?: number | null;
+            /**
+             * Points
+             * @default 0
+             */
+            points: number;
+            /**
+             * Status
+             * @default active
+             * @enum {string}
+             */
+            status: "active" | "inactive";
+            /**
+             * Unit Cost Fen
+             * @description what one grant costs the bank; counted against the budget
+             * @default 0
+             */
+            unit_cost_fen: number;
+            /** Valid From */
+            valid_from?: string | null;
+            /** Valid To */
+            valid_to?: string | null;
+        };
+        /** BenefitPage */
+        BenefitPage: {
+            /** Items */
+            items: components["schemas"]["BenefitRead"][];
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /** Total */
+            total: number;
+        };
+        /** BenefitRead */
+        BenefitRead: {
+            /**
+             * Available
+             * @description active and within its validity now
+             * @default true
+             */
+            available: boolean;
+            /** Budget Fen */
+            budget_fen: number | null;
+            /** Budget Used Fen */
+            budget_used_fen: number;
+            /** Code */
+            code: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            /**
+             * Editable
+             * @default false
+             */
+            editable: boolean;
+            /** Face Value Fen */
+            face_value_fen: number;
+            /**
+             * Granted Count
+             * @description grants delivered (granted)
+             * @default 0
+             */
+            granted_count: number;
+            /** Id */
+            id: number;
+            /** Inventory Left */
+            inventory_left: number;
+            /** Inventory Total */
+            inventory_total: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "coupon" | "points" | "cashback" | "gift";
+            /** Name */
+            name: string;
+            /** Owner Org Id */
+            owner_org_id: number;
+            /** Owner Org Name */
+            owner_org_name?: string | null;
+            /** Owner Org Name En */
+            owner_org_name_en?: string | null;
+            /** Points */
+            points: number;
+            /**
+             * Reserved Count
+             * @description grants reserved, not yet delivered
+             * @default 0
+             */
+            reserved_count: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "inactive";
+            /** Unit Cost Fen */
+            unit_cost_fen: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Valid From */
+            valid_from: string | null;
+            /** Valid To */
+            valid_to: string | null;
+            /** Version */
+            version: number;
+        };
+        /** BenefitUpdate */
+        BenefitUpdate: {
+            /** Budget Fen */
+            budget_fen?: number | null;
+            /**
+             * Clear Budget
+             * @description true: remove the budget limit
+             */
+            clear_budget?: boolean | null;
+            /** Description */
+            description?: string | null;
+            /** Face Value Fen */
+            face_value_fen?: number | null;
+            /** Kind */
+            kind?: ("coupon" | "points" | "cashback" | "gift") | null;
+            /** Name */
+            name?: string | null;
+            /** Points */
+            points?: number | null;
+            /** Status */
+            status?: ("active" | "inactive") | null;
+            /** Unit Cost Fen */
+            unit_cost_fen?: number | null;
+            /** Valid From */
+            valid_from?: string | null;
+            /** Valid To */
+            valid_to?: string | null;
+        };
+        /** BlockedWordCreate */
+        BlockedWordCreate: {
+            /** Category */
+            category?: string | null;
+            /** Word */
+            word: string;
+        };
+        /** BlockedWordPage */
+        BlockedWordPage: {
+            /** Items */
+            items: components["schemas"]["BlockedWordRead"][];
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /** Total */
+            total: number;
+        };
+        /** BlockedWordRead */
+        BlockedWordRead: {
+            /** Category */
+            category: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Word */
+            word: string;
+        };
+        /** BlockedWordUpdate */
+        BlockedWordUpdate: {
+            /** Category */
+            category?: string | null;
+        };
         /** Body_import_customers_api_customers_import_post */
         Body_import_customers_api_customers_import_post: {
             /**
@@ -2091,6 +3187,16 @@ export interface components {
              */
             file: string;
         };
+        /** Body_upload_entries_api_suppression_lists__list_id__upload_post */
+        Body_upload_entries_api_suppression_lists__list_id__upload_post: {
+            /**
+             * File
+             * @description CSV / XLSX / Parquet with a 客户号 column
+             */
+            file: string;
+            /** Reason */
+            reason?: string | null;
+        };
         /** Body_upload_scores_api_tags__tag_id__scores_post */
         Body_upload_scores_api_tags__tag_id__scores_post: {
             /**
@@ -2113,6 +3219,34 @@ export interface components {
              */
             value: string | boolean | number | null;
         };
+        /** CampaignDetail */
+        CampaignDetail: {
+            /** Allowed Actions */
+            allowed_actions: string[];
+            campaign: components["schemas"]["CampaignRead"];
+            /** Decisions */
+            decisions: {
+                [key: string]: number;
+            };
+            /** Members */
+            members: {
+                [key: string]: number;
+            };
+            /** Outbox */
+            outbox: {
+                [key: string]: number;
+            };
+            /** Outbox By Channel */
+            outbox_by_channel: {
+                [key: string]: number;
+            };
+            /** Reasons */
+            reasons: {
+                [key: string]: number;
+            };
+            /** Waves */
+            waves: components["schemas"]["WaveRead"][];
+        };
         /** CampaignPage */
         CampaignPage: {
             /** Items */
@@ -2126,8 +3260,32 @@ export interface components {
         };
         /** CampaignRead */
         CampaignRead: {
+            /** Assignment Salt */
+            assignment_salt?: string | null;
+            /** Audience Id */
+            audience_id?: number | null;
+            /** Benefit Id */
+            benefit_id?: number | null;
+            /** Business Line */
+            business_line?: string | null;
+            /**
+             * Campaign Type
+             * @default marketing
+             * @enum {string}
+             */
+            campaign_type: "marketing" | "service" | "care";
+            /**
+             * Channels
+             * @default []
+             */
+            channels: string[];
             /** Code */
             code: string;
+            /**
+             * Control Pct
+             * @default 0
+             */
+            control_pct: number;
             /**
              * Created At
              * Format: date-time
@@ -2139,8 +3297,36 @@ export interface components {
             description: string | null;
             /** End Date */
             end_date: string | null;
+            /** Ended At */
+            ended_at?: string | null;
+            /** Expected Value Fen */
+            expected_value_fen?: number | null;
+            /**
+             * Fallback Timeout Minutes
+             * @default 30
+             */
+            fallback_timeout_minutes: number;
+            /** Filters */
+            filters?: {
+                [key: string]: unknown;
+            } | null;
             /** Id */
             id: number;
+            /** Launched At */
+            launched_at?: string | null;
+            /** Lifecycle Stage */
+            lifecycle_stage?: string | null;
+            /**
+             * Missing
+             * @default []
+             */
+            missing: string[];
+            /**
+             * Mode
+             * @default batch
+             * @enum {string}
+             */
+            mode: "batch" | "realtime" | "triggered";
             /** Name */
             name: string;
             /** Owner Org Id */
@@ -2155,10 +3341,36 @@ export interface components {
             plan_title?: string | null;
             /** Plan Version */
             plan_version: number;
+            /**
+             * Priority
+             * @default 5
+             */
+            priority: number;
             /** Start Date */
             start_date: string | null;
             /** Status */
             status: string;
+            /** Success Rule Id */
+            success_rule_id?: number | null;
+            /**
+             * Suppression List Ids
+             * @default []
+             */
+            suppression_list_ids: number[];
+            /**
+             * Template Ids
+             * @default {}
+             */
+            template_ids: {
+                [key: string]: number;
+            };
+            /**
+             * Test Pct
+             * @default 0
+             */
+            test_pct: number;
+            /** Trigger Id */
+            trigger_id?: number | null;
             /**
              * Updated At
              * Format: date-time
@@ -2178,6 +3390,29 @@ export interface components {
             name?: string | null;
             /** Start Date */
             start_date?: string | null;
+        };
+        /** CampaignUse */
+        CampaignUse: {
+            /** Audience Id */
+            audience_id: number | null;
+            /** Audience Name */
+            audience_name?: string | null;
+            /** Code */
+            code: string;
+            /** Finished */
+            finished: boolean;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Status */
+            status: string;
+            /**
+             * Via
+             * @default audience
+             * @enum {string}
+             */
+            via: "audience" | "filters" | "both";
         };
         /** CatalogRead */
         CatalogRead: {
@@ -2226,6 +3461,333 @@ export interface components {
             comment: string;
             /** Step Id */
             step_id?: number | null;
+        };
+        /**
+         * ConfigUpdate
+         * @description One wizard step or several: only the fields sent change. Checks that need the database run in the
+         *     service and answer 422 with the field path and a code.
+         */
+        ConfigUpdate: {
+            /** Audience Id */
+            audience_id?: number | null;
+            /** Benefit Id */
+            benefit_id?: number | null;
+            /** Business Line */
+            business_line?: string | null;
+            /** Campaign Type */
+            campaign_type?: ("marketing" | "service" | "care") | null;
+            /** Channels */
+            channels?: string[] | null;
+            /** Control Pct */
+            control_pct?: number | null;
+            /** Description */
+            description?: string | null;
+            /** End Date */
+            end_date?: string | null;
+            /** Expected Value Fen */
+            expected_value_fen?: number | null;
+            /** Fallback Timeout Minutes */
+            fallback_timeout_minutes?: number | null;
+            /** Filters */
+            filters?: {
+                [key: string]: unknown;
+            } | null;
+            /** Lifecycle Stage */
+            lifecycle_stage?: string | null;
+            /** Mode */
+            mode?: ("batch" | "realtime" | "triggered") | null;
+            /** Name */
+            name?: string | null;
+            /** Priority */
+            priority?: number | null;
+            /** Start Date */
+            start_date?: string | null;
+            /** Success Rule Id */
+            success_rule_id?: number | null;
+            /** Suppression List Ids */
+            suppression_list_ids?: number[] | null;
+            /** Template Ids */
+            template_ids?: {
+                [key: string]: number;
+            } | null;
+            /** Test Pct */
+            test_pct?: number | null;
+            /** Trigger Id */
+            trigger_id?: number | null;
+        };
+        /** ConsentCreate */
+        ConsentCreate: {
+            /** Channel */
+            channel: ("app_push" | "sms" | "wechat" | "email" | "rm_task" | "sink") | "all";
+            /** Note */
+            note?: string | null;
+            /**
+             * Source
+             * @default console
+             * @enum {string}
+             */
+            source: "app" | "web" | "branch" | "sms_reply" | "console" | "import" | "api";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "granted" | "withdrawn";
+        };
+        /** ConsentDefault */
+        ConsentDefault: {
+            /** Channel */
+            channel: string;
+            /** Default */
+            default: string;
+            /** Withdrawal Blocks */
+            withdrawal_blocks: boolean;
+        };
+        /** ConsentOverview */
+        ConsentOverview: {
+            /** Current */
+            current: components["schemas"]["ConsentState"][];
+            /** Dnd */
+            dnd: boolean;
+            /** History */
+            history: components["schemas"]["ConsentRead"][];
+            /** Lists */
+            lists: string[];
+        };
+        /** ConsentRead */
+        ConsentRead: {
+            /** Channel */
+            channel: string;
+            /** Id */
+            id: number;
+            /** Note */
+            note: string | null;
+            /**
+             * Recorded At
+             * Format: date-time
+             */
+            recorded_at: string;
+            /** Recorded By Id */
+            recorded_by_id: number | null;
+            /** Source */
+            source: string;
+            /** Status */
+            status: string;
+        };
+        /** ConsentState */
+        ConsentState: {
+            /** Channel */
+            channel: string;
+            /** Default */
+            default: string;
+            /** Effective */
+            effective: boolean;
+            /** Recorded At */
+            recorded_at?: string | null;
+            /** Source */
+            source?: string | null;
+            /** Status */
+            status: string | null;
+        };
+        /** ContactItem */
+        ContactItem: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Campaign Id */
+            campaign_id: number;
+            /** Campaign Name */
+            campaign_name: string | null;
+            /** Channel */
+            channel: string | null;
+            /** Defer Until */
+            defer_until?: string | null;
+            /** Delivered At */
+            delivered_at?: string | null;
+            /** Detail */
+            detail?: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "decision" | "message";
+            /** Last Error */
+            last_error?: string | null;
+            /** Not Before */
+            not_before?: string | null;
+            /** Occasion */
+            occasion: string;
+            /** Outcome */
+            outcome?: string | null;
+            /** Reason */
+            reason?: string | null;
+            /** Reason En */
+            reason_en?: string | null;
+            /** Reason Zh */
+            reason_zh?: string | null;
+            /** Sent At */
+            sent_at?: string | null;
+            /** Status */
+            status?: string | null;
+        };
+        /** ContactRuleCreate */
+        ContactRuleCreate: {
+            /**
+             * Campaign Type
+             * @description null = every campaign type
+             */
+            campaign_type?: ("marketing" | "service" | "care") | null;
+            /**
+             * Channel
+             * @description null = across all channels
+             */
+            channel?: ("app_push" | "sms" | "wechat" | "email" | "rm_task" | "sink") | null;
+            /** Description */
+            description?: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "cap" | "min_interval" | "quiet_hours";
+            /**
+             * Max Contacts
+             * @description cap: contacts allowed in the window
+             */
+            max_contacts?: number | null;
+            /** Min Interval Hours */
+            min_interval_hours?: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Quiet End
+             * @description quiet_hours: local end (e.g. 08:00; before start = next day)
+             */
+            quiet_end?: string | null;
+            /**
+             * Quiet Start
+             * @description quiet_hours: local start (e.g. 21:00)
+             */
+            quiet_start?: string | null;
+            /**
+             * Timezone
+             * @default Asia/Shanghai
+             */
+            timezone: string;
+            /**
+             * Window Hours
+             * @description cap: rolling window (24 / 168 / 720)
+             */
+            window_hours?: number | null;
+        };
+        /** ContactRuleList */
+        ContactRuleList: {
+            /** Items */
+            items: components["schemas"]["ContactRuleRead"][];
+            /**
+             * Rolling Note En
+             * @default Caps use rolling windows (any 24 h / 7 days / 30 days), not calendar days, weeks or months
+             */
+            rolling_note_en: string;
+            /**
+             * Rolling Note Zh
+             * @default 频次上限按滚动窗口计算（任意连续24小时/7天/30天），不是自然日/周/月
+             */
+            rolling_note_zh: string;
+        };
+        /** ContactRuleRead */
+        ContactRuleRead: {
+            /** Campaign Type */
+            campaign_type: string | null;
+            /** Channel */
+            channel: string | null;
+            /** Description */
+            description: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Max Contacts */
+            max_contacts: number | null;
+            /** Min Interval Hours */
+            min_interval_hours: number | null;
+            /** Name */
+            name: string;
+            /** Quiet End */
+            quiet_end: string | null;
+            /** Quiet Start */
+            quiet_start: string | null;
+            /**
+             * Summary En
+             * @default
+             */
+            summary_en: string;
+            /**
+             * Summary Zh
+             * @default
+             */
+            summary_zh: string;
+            /** Timezone */
+            timezone: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Window Hours */
+            window_hours: number | null;
+        };
+        /** ContactRuleUpdate */
+        ContactRuleUpdate: {
+            /** Campaign Type */
+            campaign_type?: ("marketing" | "service" | "care") | null;
+            /** Channel */
+            channel?: ("app_push" | "sms" | "wechat" | "email" | "rm_task" | "sink") | null;
+            /** Description */
+            description?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Max Contacts */
+            max_contacts?: number | null;
+            /** Min Interval Hours */
+            min_interval_hours?: number | null;
+            /** Name */
+            name?: string | null;
+            /** Quiet End */
+            quiet_end?: string | null;
+            /** Quiet Start */
+            quiet_start?: string | null;
+            /** Timezone */
+            timezone?: string | null;
+            /** Window Hours */
+            window_hours?: number | null;
+        };
+        /** ConversionPrediction */
+        ConversionPrediction: {
+            /** Conversion Rate */
+            conversion_rate: number;
+            /** High */
+            high: number;
+            /**
+             * Imputed
+             * @description features the plan leaves empty, taken as the history's average
+             */
+            imputed: components["schemas"]["EstimateFeatureLabel"][];
+            /** Level */
+            level: number;
+            /** Low */
+            low: number;
         };
         /** CoveragePoint */
         CoveragePoint: {
@@ -2370,6 +3932,8 @@ export interface components {
         };
         /** CustomerListRead */
         CustomerListRead: {
+            /** Archived At */
+            archived_at?: string | null;
             /**
              * Created At
              * Format: date-time
@@ -2395,6 +3959,11 @@ export interface components {
             source_filename: string | null;
             /** Unknown Count */
             unknown_count: number;
+            /**
+             * Uses
+             * @default []
+             */
+            uses: components["schemas"]["ListUse"][];
         };
         /** CustomerListUploaded */
         CustomerListUploaded: {
@@ -2475,6 +4044,67 @@ export interface components {
             tags: components["schemas"]["CustomerTagValue"][];
             /** Tagset Version */
             tagset_version: number | null;
+        };
+        /** DecideRequest */
+        DecideRequest: {
+            /**
+             * At
+             * @description send time (default now)
+             */
+            at?: string | null;
+            /**
+             * Campaign Id
+             * @description an existing campaign (its type, priority, value)
+             */
+            campaign_id?: number | null;
+            /**
+             * Campaign Type
+             * @default marketing
+             * @enum {string}
+             */
+            campaign_type: "marketing" | "service" | "care";
+            /** Channels */
+            channels: ("app_push" | "sms" | "wechat" | "email" | "rm_task" | "sink")[];
+            /** Customer Nos */
+            customer_nos: string[];
+            /**
+             * Expected Value Fen
+             * @default 0
+             */
+            expected_value_fen: number;
+            /**
+             * Priority
+             * @default 5
+             */
+            priority: number;
+        };
+        /** DecideResponse */
+        DecideResponse: {
+            /** Results */
+            results: components["schemas"]["DecideResult"][];
+            /** Unknown */
+            unknown: string[];
+        };
+        /** DecideResult */
+        DecideResult: {
+            /** Channel */
+            channel: string | null;
+            /** Customer No */
+            customer_no: string;
+            /** Defer Until */
+            defer_until: string | null;
+            /** Detail */
+            detail: {
+                [key: string]: unknown;
+            } | null;
+            /** Outcome */
+            outcome: string;
+            /** Reason */
+            reason: string | null;
+            /** Reason En */
+            reason_en: string | null;
+            /** Reason Zh */
+            reason_zh: string | null;
         };
         /** DecisionRequest */
         DecisionRequest: {
@@ -2608,6 +4238,75 @@ export interface components {
             /** Suggestions */
             suggestions: components["schemas"]["FieldSuggestion"][];
         };
+        /** EntriesAdd */
+        EntriesAdd: {
+            /** Customer Nos */
+            customer_nos: string[];
+            /** Expires At */
+            expires_at?: string | null;
+            /** Reason */
+            reason?: string | null;
+        };
+        /** EntriesRemove */
+        EntriesRemove: {
+            /** Customer Nos */
+            customer_nos: string[];
+        };
+        /** EntriesReport */
+        EntriesReport: {
+            /**
+             * Added
+             * @default 0
+             */
+            added: number;
+            /**
+             * Already
+             * @default 0
+             */
+            already: number;
+            /** File Name */
+            file_name?: string | null;
+            /**
+             * Removed
+             * @default 0
+             */
+            removed: number;
+            /**
+             * Rows
+             * @default 0
+             */
+            rows: number;
+            /**
+             * Unknown
+             * @default []
+             */
+            unknown: string[];
+            /**
+             * Unknown Count
+             * @default 0
+             */
+            unknown_count: number;
+        };
+        /** EntryRead */
+        EntryRead: {
+            /**
+             * Added At
+             * Format: date-time
+             */
+            added_at: string;
+            /** Customer Name */
+            customer_name: string;
+            /** Customer No */
+            customer_no: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: number;
+            /** Reason */
+            reason: string | null;
+            /** Source */
+            source: string;
+        };
         /** ErrorDetail */
         ErrorDetail: {
             /**
@@ -2636,6 +4335,141 @@ export interface components {
          */
         ErrorResponse: {
             error: components["schemas"]["ErrorDetail"];
+        };
+        /** EstimateBudget */
+        EstimateBudget: {
+            /** Budget Fen */
+            budget_fen: number | null;
+            /** Cost Per Contact Fen */
+            cost_per_contact_fen: number | null;
+            /**
+             * Cost Per Response Fen
+             * @description budget / predicted responses
+             */
+            cost_per_response_fen: number | null;
+            /** Operator Conversion Rate */
+            operator_conversion_rate: number | null;
+            /** Operator Responses */
+            operator_responses: number | null;
+            /**
+             * Operator Source
+             * @enum {string}
+             */
+            operator_source: "fields" | "text" | "none";
+            /** Predicted Responses */
+            predicted_responses: number | null;
+            /** Reach */
+            reach: number | null;
+            /** Similar Cost Per Response Fen */
+            similar_cost_per_response_fen: number | null;
+        };
+        /** EstimateFeatureLabel */
+        EstimateFeatureLabel: {
+            /** Feature */
+            feature: string;
+            /** Label En */
+            label_en: string;
+            /** Label Zh */
+            label_zh: string;
+        };
+        /**
+         * EstimateFeatures
+         * @description The plan's features as estimation sees them (normalised codes).
+         */
+        EstimateFeatures: {
+            /** Audience Tags */
+            audience_tags: string[];
+            /** Benefit Kind */
+            benefit_kind: string | null;
+            /** Business Line */
+            business_line: string | null;
+            /** Channels */
+            channels: string[];
+            /** Lifecycle Stage */
+            lifecycle_stage: string | null;
+            /** Mode */
+            mode: string | null;
+            /**
+             * Reach
+             * @description customers to contact: the plan's expected reach or its audience's size
+             */
+            reach: number | null;
+            /**
+             * Reach Source
+             * @enum {string}
+             */
+            reach_source: "plan" | "audience" | "none";
+        };
+        /** EstimateFlag */
+        EstimateFlag: {
+            /** Code */
+            code: string;
+            /**
+             * Level
+             * @enum {string}
+             */
+            level: "info" | "warning";
+            /** Message En */
+            message_en: string;
+            /** Message Zh */
+            message_zh: string;
+        };
+        /** EstimateModelFeature */
+        EstimateModelFeature: {
+            /**
+             * Coefficient
+             * @description effect on the log-odds of conversion
+             */
+            coefficient: number;
+            /** Label En */
+            label_en: string;
+            /** Label Zh */
+            label_zh: string;
+            /** Name */
+            name: string;
+            /** Odds Ratio */
+            odds_ratio: number;
+        };
+        /** EstimateModelInfo */
+        EstimateModelInfo: {
+            /** Alpha */
+            alpha: number;
+            /**
+             * Baseline Mae Pp
+             * @description the same for predicting the training mean rate
+             */
+            baseline_mae_pp: number;
+            /** Description En */
+            description_en: string;
+            /** Description Zh */
+            description_zh: string;
+            /** Features */
+            features: components["schemas"]["EstimateModelFeature"][];
+            /**
+             * Fitted At
+             * Format: date-time
+             */
+            fitted_at: string;
+            /**
+             * Kind
+             * @default ridge_logit
+             */
+            kind: string;
+            /**
+             * Mae Pp
+             * @description mean absolute error on held-out campaigns, percentage points
+             */
+            mae_pp: number;
+            /** N Campaigns */
+            n_campaigns: number;
+            /** N Test */
+            n_test: number;
+            /** N Train */
+            n_train: number;
+            /** Residual Sd */
+            residual_sd: number;
+            /** Split */
+            split: string;
         };
         /** EstimateRead */
         EstimateRead: {
@@ -3020,6 +4854,23 @@ export interface components {
             /** Value */
             value: unknown;
         };
+        /** FilterItem */
+        FilterItem: {
+            /**
+             * Op
+             * @description eq | neq | gt | gte | lt | lte | in | contains
+             */
+            op: string;
+            /** Property */
+            property: string;
+            /**
+             * Type
+             * @description string | number | date | boolean (default: from the value)
+             */
+            type?: string | null;
+            /** Value */
+            value?: unknown;
+        };
         /** FiringPage */
         FiringPage: {
             /** Items */
@@ -3063,6 +4914,84 @@ export interface components {
             /** Trigger Id */
             trigger_id: number;
         };
+        /**
+         * FunnelStep
+         * @description One step of the funnel: who is left after it, and who it removed (by reason).
+         */
+        FunnelStep: {
+            /** Label En */
+            label_en: string;
+            /** Label Zh */
+            label_zh: string;
+            /**
+             * Reasons
+             * @default {}
+             */
+            reasons: {
+                [key: string]: number;
+            };
+            /** Remaining */
+            remaining: number;
+            /**
+             * Removed
+             * @default 0
+             */
+            removed: number;
+            /** Step */
+            step: string;
+        };
+        /** GrantPage */
+        GrantPage: {
+            /** Items */
+            items: components["schemas"]["GrantRead"][];
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /** Total */
+            total: number;
+        };
+        /** GrantRead */
+        GrantRead: {
+            /** Benefit Code */
+            benefit_code: string;
+            /** Benefit Id */
+            benefit_id: number;
+            /** Benefit Name */
+            benefit_name: string;
+            /** Campaign Code */
+            campaign_code: string | null;
+            /** Campaign Id */
+            campaign_id: number;
+            /** Campaign Name */
+            campaign_name: string | null;
+            /** Cost Fen */
+            cost_fen: number;
+            /** Customer Name */
+            customer_name: string;
+            /** Customer No */
+            customer_no: string;
+            /** Granted At */
+            granted_at: string | null;
+            /** Id */
+            id: number;
+            /** Occasion */
+            occasion: string;
+            /** Release Reason */
+            release_reason: string | null;
+            /** Released At */
+            released_at: string | null;
+            /**
+             * Reserved At
+             * Format: date-time
+             */
+            reserved_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "reserved" | "granted" | "released";
+        };
         /** Health */
         Health: {
             /** Database */
@@ -3088,6 +5017,22 @@ export interface components {
             loan_fen: number;
             /** Wealth Fen */
             wealth_fen: number;
+        };
+        /** HoldoutSettingsRead */
+        HoldoutSettingsRead: {
+            /** Enabled */
+            enabled: boolean;
+            /** Pct */
+            pct: number;
+            /** Updated At */
+            updated_at?: string | null;
+        };
+        /** HoldoutSettingsUpdate */
+        HoldoutSettingsUpdate: {
+            /** Enabled */
+            enabled: boolean;
+            /** Pct */
+            pct: number;
         };
         /** IdentityMergeRead */
         IdentityMergeRead: {
@@ -3225,6 +5170,16 @@ export interface components {
             template_id: number | null;
             /** Template Name */
             template_name: string;
+        };
+        /** InventoryAdjust */
+        InventoryAdjust: {
+            /**
+             * Delta
+             * @description units to add (negative: remove; never more than are left)
+             */
+            delta: number;
+            /** Reason */
+            reason: string;
         };
         /** JobPage */
         JobPage: {
@@ -3397,6 +5352,19 @@ export interface components {
              */
             unknown_truncated: boolean;
         };
+        /** ListUse */
+        ListUse: {
+            /** Code */
+            code?: string | null;
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Status */
+            status?: string | null;
+        };
         /**
          * LoadReport
          * @description The outcome of one load (导入结果).
@@ -3491,6 +5459,122 @@ export interface components {
             org: components["schemas"]["OrgRead"];
             role: components["schemas"]["RoleRead"];
             user: components["schemas"]["UserRead"];
+        };
+        /** MessageTemplateCreate */
+        MessageTemplateCreate: {
+            /**
+             * Body
+             * @default
+             */
+            body: string;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "app_push" | "sms" | "wechat" | "email" | "rm_task";
+            /** Code */
+            code: string;
+            /**
+             * Fields
+             * @description WeChat template fields: key → template text
+             */
+            fields?: {
+                [key: string]: string;
+            } | null;
+            /** Name */
+            name: string;
+            /** Owner Org Id */
+            owner_org_id?: number | null;
+            /**
+             * Purpose
+             * @default marketing
+             * @enum {string}
+             */
+            purpose: "marketing" | "service";
+            /**
+             * Subject
+             * @description push title, e-mail subject, RM task title
+             */
+            subject?: string | null;
+        };
+        /** MessageTemplatePage */
+        MessageTemplatePage: {
+            /** Items */
+            items: components["schemas"]["MessageTemplateRead"][];
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /** Total */
+            total: number;
+        };
+        /** MessageTemplateRead */
+        MessageTemplateRead: {
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "app_push" | "sms" | "wechat" | "email" | "rm_task";
+            /** Code */
+            code: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            current?: components["schemas"]["VersionRead"] | null;
+            /** Current Version */
+            current_version: number;
+            /**
+             * Editable
+             * @default false
+             */
+            editable: boolean;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Owner Org Id */
+            owner_org_id: number;
+            /** Owner Org Name */
+            owner_org_name?: string | null;
+            /** Owner Org Name En */
+            owner_org_name_en?: string | null;
+            /**
+             * Purpose
+             * @enum {string}
+             */
+            purpose: "marketing" | "service";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "archived";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * MessageTemplateUpdate
+         * @description Name, purpose or status change the template; subject/body/fields make a new version when changed.
+         */
+        MessageTemplateUpdate: {
+            /** Body */
+            body?: string | null;
+            /** Fields */
+            fields?: {
+                [key: string]: string;
+            } | null;
+            /** Name */
+            name?: string | null;
+            /** Purpose */
+            purpose?: ("marketing" | "service") | null;
+            /** Status */
+            status?: ("active" | "archived") | null;
+            /** Subject */
+            subject?: string | null;
         };
         /** MonthlyPoint */
         MonthlyPoint: {
@@ -3649,6 +5733,65 @@ export interface components {
             /** Name En */
             name_en?: string | null;
         };
+        /** OutboxRead */
+        OutboxRead: {
+            /** Attempts */
+            attempts: number;
+            /** Campaign Id */
+            campaign_id: number;
+            /** Channel */
+            channel: string;
+            /** Customer Id */
+            customer_id: number;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Id */
+            id: number;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Not Before
+             * Format: date-time
+             */
+            not_before: string;
+            /** Sent At */
+            sent_at: string | null;
+            /** Status */
+            status: string;
+        };
+        /** Page[ContactItem] */
+        Page_ContactItem_: {
+            /** Items */
+            items: components["schemas"]["ContactItem"][];
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /** Total */
+            total: number;
+        };
+        /** Page[EntryRead] */
+        Page_EntryRead_: {
+            /** Items */
+            items: components["schemas"]["EntryRead"][];
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /** Total */
+            total: number;
+        };
+        /** Page[SuppressionListRead] */
+        Page_SuppressionListRead_: {
+            /** Items */
+            items: components["schemas"]["SuppressionListRead"][];
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /** Total */
+            total: number;
+        };
         /** PasswordReset */
         PasswordReset: {
             /** Password */
@@ -3710,6 +5853,58 @@ export interface components {
             start_date?: string | null;
             /** Title */
             title: string;
+        };
+        /** PlanEstimateRead */
+        PlanEstimateRead: {
+            budget: components["schemas"]["EstimateBudget"];
+            features: components["schemas"]["EstimateFeatures"];
+            /** Flags */
+            flags: components["schemas"]["EstimateFlag"][];
+            model: components["schemas"]["EstimateModelInfo"];
+            /** Plan Id */
+            plan_id: number | null;
+            prediction: components["schemas"]["ConversionPrediction"];
+            /** Similar */
+            similar: components["schemas"]["SimilarCampaign"][];
+            similar_summary: components["schemas"]["SimilarSummary"];
+        };
+        /**
+         * PlanEstimateRequest
+         * @description The plan form's values, saved or not (the same fields as a plan).
+         */
+        PlanEstimateRequest: {
+            /** Audience Description */
+            audience_description?: string | null;
+            /** Audience Id */
+            audience_id?: number | null;
+            /** Audience Tags */
+            audience_tags?: string[] | null;
+            /** Benefit Type */
+            benefit_type?: ("none" | "points" | "cash_coupon" | "rate_coupon" | "gift" | "fee_waiver") | null;
+            /** Benefits */
+            benefits?: string | null;
+            /** Budget Fen */
+            budget_fen?: number | null;
+            /** Business Line */
+            business_line?: ("retail" | "credit_card" | "wealth" | "private_banking" | "corporate" | "small_business") | null;
+            /** Channels */
+            channels?: ("sms" | "app_push" | "in_app" | "placement" | "wechat" | "outbound_call" | "rm_task" | "email" | "webhook")[] | null;
+            /** End Date */
+            end_date?: string | null;
+            /** Expected Conversion Rate */
+            expected_conversion_rate?: number | null;
+            /** Expected Output */
+            expected_output?: string | null;
+            /** Expected Reach */
+            expected_reach?: number | null;
+            /** Lifecycle Stage */
+            lifecycle_stage?: ("novice" | "growth" | "mature" | "churn_risk" | "dormant") | null;
+            /** Mode */
+            mode?: ("batch" | "realtime" | "event") | null;
+            /** Objective */
+            objective?: string | null;
+            /** Start Date */
+            start_date?: string | null;
         };
         /**
          * PlanFromAlert
@@ -3894,6 +6089,154 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** PolicyMeta */
+        PolicyMeta: {
+            /** Adapters */
+            adapters: {
+                [key: string]: string;
+            };
+            /** Consent Defaults */
+            consent_defaults: components["schemas"]["ConsentDefault"][];
+            /** Reasons */
+            reasons: components["schemas"]["ReasonLabel"][];
+        };
+        /**
+         * PreviewRead
+         * @description A dry run (预演): nothing is written, no lock is taken, no benefit is reserved.
+         */
+        PreviewRead: {
+            /** Audience Size */
+            audience_size: number;
+            /** Campaign Id */
+            campaign_id: number;
+            /** Channels */
+            channels: {
+                [key: string]: number;
+            };
+            /** Funnel */
+            funnel: components["schemas"]["FunnelStep"][];
+            /**
+             * Notes
+             * @default []
+             */
+            notes: string[];
+            /** Policy Sample Size */
+            policy_sample_size: number;
+            /** Policy Sampled */
+            policy_sampled: boolean;
+            /** Samples */
+            samples: components["schemas"]["SampleMessage"][];
+            /**
+             * Wave Kind
+             * @enum {string}
+             */
+            wave_kind: "test" | "full";
+        };
+        /** PreviewRequest */
+        PreviewRequest: {
+            /**
+             * Benefit Id
+             * @description render with this benefit; default a sample benefit
+             */
+            benefit_id?: number | null;
+            /**
+             * Body
+             * @default
+             */
+            body: string;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "app_push" | "sms" | "wechat" | "email" | "rm_task";
+            /** Customer Nos */
+            customer_nos?: string[] | null;
+            /**
+             * Fields
+             * @description WeChat template fields: key → template text
+             */
+            fields?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Purpose
+             * @description default marketing (the stricter rules)
+             */
+            purpose?: ("marketing" | "service") | null;
+            /**
+             * Sample Size
+             * @description sample customers of your scope
+             * @default 3
+             */
+            sample_size: number;
+            /**
+             * Subject
+             * @description push title, e-mail subject, RM task title
+             */
+            subject?: string | null;
+        };
+        /** PreviewResult */
+        PreviewResult: {
+            /** @description rendered with the longest value of every variable */
+            longest: components["schemas"]["PreviewSample"];
+            /**
+             * Problems
+             * @description the template's problems (source + longest-value rendering)
+             */
+            problems: components["schemas"]["Problem"][];
+            /** Samples */
+            samples: components["schemas"]["PreviewSample"][];
+            /** Variables */
+            variables: string[];
+        };
+        /** PreviewSample */
+        PreviewSample: {
+            /** Body */
+            body?: string | null;
+            /** Customer Name */
+            customer_name: string | null;
+            /** Customer No */
+            customer_no: string | null;
+            /** Error */
+            error?: string | null;
+            /** Fields */
+            fields?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Problems
+             * @default []
+             */
+            problems: components["schemas"]["Problem"][];
+            sms?: components["schemas"]["SmsInfo"] | null;
+            /** Subject */
+            subject?: string | null;
+        };
+        /** Problem */
+        Problem: {
+            /** Code */
+            code: string;
+            /**
+             * Detail
+             * @default {}
+             */
+            detail: {
+                [key: string]: unknown;
+            };
+            /** Field */
+            field?: string | null;
+            /** Line */
+            line?: number | null;
+            /** Message En */
+            message_en: string;
+            /** Message Zh */
+            message_zh: string;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "error" | "warning";
+        };
         /** ProblemRead */
         ProblemRead: {
             /** Column */
@@ -3924,6 +6267,27 @@ export interface components {
             seen: number;
             /** Types */
             types: string[];
+        };
+        /** ReasonLabel */
+        ReasonLabel: {
+            /** Code */
+            code: string;
+            /** Label En */
+            label_en: string;
+            /** Label Zh */
+            label_zh: string;
+        };
+        /** ReceiptCreate */
+        ReceiptCreate: {
+            /** Error */
+            error?: string | null;
+            /** Provider Message Id */
+            provider_message_id?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "delivered" | "failed";
         };
         /** RmRef */
         RmRef: {
@@ -3961,6 +6325,44 @@ export interface components {
             message_zh: string;
             /** Row */
             row: number;
+        };
+        /** RuleTest */
+        RuleTest: {
+            /** Customer No */
+            customer_no: string;
+            /**
+             * Days
+             * @description look back this many days
+             * @default 30
+             */
+            days: number;
+        };
+        /** RuleTestResult */
+        RuleTestResult: {
+            /** Customer No */
+            customer_no: string;
+            /**
+             * Events
+             * @description the customer's events of the rule's event name, newest first
+             */
+            events: components["schemas"]["TestedEvent"][];
+            /** First Match At */
+            first_match_at: string | null;
+            /** Matched Count */
+            matched_count: number;
+        };
+        /** SampleMessage */
+        SampleMessage: {
+            /** Body */
+            body?: string | null;
+            /** Channel */
+            channel: string;
+            /** Customer No */
+            customer_no?: string | null;
+            /** Error */
+            error?: string | null;
+            /** Subject */
+            subject?: string | null;
         };
         /** ScheduleRead */
         ScheduleRead: {
@@ -4069,6 +6471,125 @@ export interface components {
             terms: string[];
             /** Total */
             total: number;
+        };
+        /** SimilarCampaign */
+        SimilarCampaign: {
+            /** Audience Size */
+            audience_size: number;
+            /** Audience Tags */
+            audience_tags: string[];
+            /** Benefit Kind */
+            benefit_kind: string | null;
+            /** Business Line */
+            business_line: string | null;
+            /** Campaign Id */
+            campaign_id: number;
+            /** Channels */
+            channels: string[];
+            /** Code */
+            code: string;
+            /** Control Conversion Rate */
+            control_conversion_rate: number | null;
+            /** Control Size */
+            control_size: number;
+            /**
+             * Conversion Rate
+             * @description responded / sent
+             */
+            conversion_rate: number;
+            /** Cost Fen */
+            cost_fen: number;
+            /** Cost Per Response Fen */
+            cost_per_response_fen: number | null;
+            /** Delivered */
+            delivered: number;
+            /** End Date */
+            end_date: string | null;
+            /** Explanation */
+            explanation: components["schemas"]["SimilarityTerm"][];
+            /** Lifecycle Stage */
+            lifecycle_stage: string | null;
+            /**
+             * Lift Pp
+             * @description conversion minus control conversion, percentage points
+             */
+            lift_pp: number | null;
+            /** Mode */
+            mode: string | null;
+            /** Name */
+            name: string;
+            /** Owner Org Name */
+            owner_org_name: string | null;
+            /** Owner Org Name En */
+            owner_org_name_en: string | null;
+            /** Plan Id */
+            plan_id: number;
+            /** Responded */
+            responded: number;
+            /** Revenue Fen */
+            revenue_fen: number;
+            /**
+             * Roi
+             * @description (revenue − cost) / cost, 4 decimals; null without cost
+             */
+            roi: string | null;
+            /**
+             * Score
+             * @description 0..1, the sum of the explanation's contributions
+             */
+            score: number;
+            /** Sent */
+            sent: number;
+            /** Start Date */
+            start_date: string | null;
+        };
+        /** SimilarSummary */
+        SimilarSummary: {
+            /** Count */
+            count: number;
+            /** Max Conversion Rate */
+            max_conversion_rate: number | null;
+            /** Median Cost Per Response Fen */
+            median_cost_per_response_fen: number | null;
+            /** Median Roi */
+            median_roi: string | null;
+            /**
+             * Weighted Conversion Rate
+             * @description mean conversion weighted by similarity score
+             */
+            weighted_conversion_rate: number | null;
+        };
+        /** SimilarityTerm */
+        SimilarityTerm: {
+            /** Contribution */
+            contribution: number;
+            /** Detail En */
+            detail_en: string;
+            /** Detail Zh */
+            detail_zh: string;
+            /** Feature */
+            feature: string;
+            /** Label En */
+            label_en: string;
+            /** Label Zh */
+            label_zh: string;
+            /** Matched */
+            matched: string[];
+            /** Similarity */
+            similarity: number;
+            /** Weight */
+            weight: number;
+        };
+        /** SmsInfo */
+        SmsInfo: {
+            /** Encoding */
+            encoding: string;
+            /** Per Segment */
+            per_segment: number;
+            /** Segments */
+            segments: number;
+            /** Units */
+            units: number;
         };
         /** SnapshotCreate */
         SnapshotCreate: {
@@ -4204,6 +6725,161 @@ export interface components {
              */
             template_id?: number | null;
         };
+        /** SuccessRuleCreate */
+        SuccessRuleCreate: {
+            /** Description */
+            description?: string | null;
+            /**
+             * Event Name
+             * @description e.g. 购买理财, 绑卡完成, 登录
+             */
+            event_name: string;
+            /** Name */
+            name: string;
+            /** Owner Org Id */
+            owner_org_id?: number | null;
+            /**
+             * Property Filter
+             * @default []
+             */
+            property_filter: components["schemas"]["FilterItem"][];
+            /**
+             * Value Property
+             * @description e.g. amount_fen: the response's value
+             */
+            value_property?: string | null;
+            /**
+             * Window Days
+             * @description days after the contact in which a response counts
+             * @default 7
+             */
+            window_days: number;
+        };
+        /** SuccessRulePage */
+        SuccessRulePage: {
+            /** Items */
+            items: components["schemas"]["SuccessRuleRead"][];
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /** Total */
+            total: number;
+        };
+        /** SuccessRuleRead */
+        SuccessRuleRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            /**
+             * Editable
+             * @default false
+             */
+            editable: boolean;
+            /** Event Name */
+            event_name: string;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Owner Org Id */
+            owner_org_id: number;
+            /** Owner Org Name */
+            owner_org_name?: string | null;
+            /** Owner Org Name En */
+            owner_org_name_en?: string | null;
+            /** Property Filter */
+            property_filter: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Value Property */
+            value_property: string | null;
+            /** Window Days */
+            window_days: number;
+        };
+        /** SuccessRuleUpdate */
+        SuccessRuleUpdate: {
+            /** Description */
+            description?: string | null;
+            /** Event Name */
+            event_name?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Property Filter */
+            property_filter?: components["schemas"]["FilterItem"][] | null;
+            /** Value Property */
+            value_property?: string | null;
+            /** Window Days */
+            window_days?: number | null;
+        };
+        /** SuppressionListCreate */
+        SuppressionListCreate: {
+            /**
+             * Campaign Id
+             * @description only for this campaign
+             */
+            campaign_id?: number | null;
+            /**
+             * Channel
+             * @description null = every channel
+             */
+            channel?: ("app_push" | "sms" | "wechat" | "email" | "rm_task" | "sink") | null;
+            /** Description */
+            description?: string | null;
+            /**
+             * Kind
+             * @default suppression
+             * @enum {string}
+             */
+            kind: "suppression" | "dnd";
+            /** Name */
+            name: string;
+        };
+        /** SuppressionListRead */
+        SuppressionListRead: {
+            /** Campaign Id */
+            campaign_id: number | null;
+            /** Channel */
+            channel: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            /** Entry Count */
+            entry_count: number;
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Owner Org Id */
+            owner_org_id: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** SuppressionListUpdate */
+        SuppressionListUpdate: {
+            /** Description */
+            description?: string | null;
+            /** Name */
+            name?: string | null;
+        };
         /**
          * TagCatalog
          * @description Choices for the tag editor: categories, sources, value types (with which sources allow which), features.
@@ -4268,6 +6944,11 @@ export interface components {
         /** TagDetail */
         TagDetail: {
             /**
+             * Campaign Usage
+             * @default 0
+             */
+            campaign_usage: number;
+            /**
              * Category
              * @enum {string}
              */
@@ -4326,6 +7007,18 @@ export interface components {
             runs: components["schemas"]["TagRunLogItem"][];
             /** Schedule */
             schedule: string | null;
+            /**
+             * Scope
+             * @default bank
+             * @enum {string}
+             */
+            scope: "bank" | "org" | "assigned";
+            /** Scope Org Id */
+            scope_org_id?: number | null;
+            /** Scope Org Name */
+            scope_org_name?: string | null;
+            /** Scope Org Name En */
+            scope_org_name_en?: string | null;
             score_file?: components["schemas"]["ScoreFileInfo"] | null;
             /**
              * Source
@@ -4359,6 +7052,13 @@ export interface components {
              * @default 0
              */
             usage: number;
+            /**
+             * @default {
+             *       "audiences": [],
+             *       "campaigns": []
+             *     }
+             */
+            used_by: components["schemas"]["TagUsage"];
             /**
              * Value Type
              * @enum {string}
@@ -4398,6 +7098,11 @@ export interface components {
         };
         /** TagRead */
         TagRead: {
+            /**
+             * Campaign Usage
+             * @default 0
+             */
+            campaign_usage: number;
             /**
              * Category
              * @enum {string}
@@ -4442,6 +7147,12 @@ export interface components {
             owner_org_id: number;
             /** Schedule */
             schedule: string | null;
+            /**
+             * Scope
+             * @default bank
+             * @enum {string}
+             */
+            scope: "bank" | "org" | "assigned";
             /**
              * Source
              * @enum {string}
@@ -4683,6 +7394,22 @@ export interface components {
             /** Value Type */
             value_type?: ("enum" | "boolean" | "numeric") | null;
         };
+        /**
+         * TagUsage
+         * @description Where a tag is used (标签使用情况): saved audiences and the campaigns built on them.
+         */
+        TagUsage: {
+            /**
+             * Audiences
+             * @default []
+             */
+            audiences: components["schemas"]["AudienceUse"][];
+            /**
+             * Campaigns
+             * @default []
+             */
+            campaigns: components["schemas"]["CampaignUse"][];
+        };
         /** TemplateCreate */
         TemplateCreate: {
             /** Description */
@@ -4768,6 +7495,31 @@ export interface components {
             last_at: string | null;
             /** Org Name */
             org_name: string | null;
+        };
+        /** TestedEvent */
+        TestedEvent: {
+            /** Id */
+            id: number;
+            /** Matched */
+            matched: boolean;
+            /** Name */
+            name: string | null;
+            /** Properties */
+            properties: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Ts
+             * Format: date-time
+             */
+            ts: string;
+            /** Value */
+            value?: unknown;
+        };
+        /** TransitionRequest */
+        TransitionRequest: {
+            /** Reason */
+            reason?: string | null;
         };
         /** TriggerCatalog */
         TriggerCatalog: {
@@ -5105,6 +7857,17 @@ export interface components {
             /** Value */
             value: string | boolean;
         };
+        /** VariableRead */
+        VariableRead: {
+            /** Label En */
+            label_en: string;
+            /** Label Zh */
+            label_zh: string;
+            /** Name */
+            name: string;
+            /** Sample */
+            sample: string;
+        };
         /** VersionComparison */
         VersionComparison: {
             /** Changed */
@@ -5117,6 +7880,91 @@ export interface components {
             plan_id: number;
             /** To Version */
             to_version: number;
+        };
+        /** VersionRead */
+        VersionRead: {
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By Id */
+            created_by_id: number | null;
+            /** Created By Name */
+            created_by_name?: string | null;
+            /** Fields */
+            fields: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: number;
+            /** Subject */
+            subject: string | null;
+            /** Variables */
+            variables: string[];
+            /** Version */
+            version: number;
+        };
+        /** WaveCreate */
+        WaveCreate: {
+            /**
+             * Kind
+             * @default full
+             * @enum {string}
+             */
+            kind: "test" | "full";
+            /** Name */
+            name: string;
+            /** Scheduled At */
+            scheduled_at?: string | null;
+            /** Seq */
+            seq?: number | null;
+        };
+        /** WaveRead */
+        WaveRead: {
+            /** Campaign Id */
+            campaign_id: number;
+            /** Cursor */
+            cursor: number;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Funnel */
+            funnel: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: number;
+            /** Job Id */
+            job_id: number | null;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Scheduled At */
+            scheduled_at: string | null;
+            /** Seq */
+            seq: number;
+            /** Snapshot Id */
+            snapshot_id: number | null;
+            /** Started At */
+            started_at: string | null;
+            /** Status */
+            status: string;
+        };
+        /** WaveUpdate */
+        WaveUpdate: {
+            /** Kind */
+            kind?: ("test" | "full") | null;
+            /** Name */
+            name?: string | null;
+            /** Scheduled At */
+            scheduled_at?: string | null;
+            /** Seq */
+            seq?: number | null;
         };
         /** WithdrawRequest */
         WithdrawRequest: {
@@ -7006,12 +9854,698 @@ export interface operations {
             };
         };
     };
+    list_benefits_api_benefits_get: {
+        parameters: {
+            query?: {
+                /** @description name or code contains */
+                q?: string | null;
+                kind?: ("coupon" | "points" | "cashback" | "gift") | null;
+                status?: ("active" | "inactive") | null;
+                /** @description 1-based page number */
+                page?: number;
+                /** @description rows per page */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BenefitPage"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_benefit_api_benefits_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BenefitCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BenefitRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict (code taken, in use, not enough inventory) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (details: field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_benefit_api_benefits__benefit_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                benefit_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BenefitRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_benefit_api_benefits__benefit_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                benefit_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict (code taken, in use, not enough inventory) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (details: field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_benefit_api_benefits__benefit_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                benefit_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BenefitUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BenefitRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict (code taken, in use, not enough inventory) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (details: field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_grants_api_benefits__benefit_id__grants_get: {
+        parameters: {
+            query?: {
+                status?: ("reserved" | "granted" | "released") | null;
+                /** @description 1-based page number */
+                page?: number;
+                /** @description rows per page */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                benefit_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantPage"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    adjust_inventory_api_benefits__benefit_id__inventory_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                benefit_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InventoryAdjust"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BenefitRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict (code taken, in use, not enough inventory) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (details: field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_blocked_words_api_blocked_words_get: {
+        parameters: {
+            query?: {
+                q?: string | null;
+                category?: string | null;
+                /** @description 1-based page number */
+                page?: number;
+                /** @description rows per page */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedWordPage"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_blocked_word_api_blocked_words_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BlockedWordCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedWordRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Already listed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_blocked_word_api_blocked_words__word_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                word_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_blocked_word_api_blocked_words__word_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                word_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BlockedWordUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedWordRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_campaigns_api_campaigns_get: {
         parameters: {
             query?: {
                 /** @description name or code contains */
                 q?: string | null;
-                status?: "draft" | null;
+                status?: ("draft" | "ready" | "testing" | "running" | "paused" | "stopped" | "completed") | null;
                 /** @description 1-based page number */
                 page?: number;
                 /** @description rows per page */
@@ -7170,7 +10704,1212 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not allowed in the campaign's status */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    configure_campaign_api_campaigns__campaign_id__config_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfigUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the campaign's status */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    campaign_detail_api_campaigns__campaign_id__detail_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    launch_campaign_api_campaigns__campaign_id__launch_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TransitionRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the campaign's status */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    launch_test_campaign_api_campaigns__campaign_id__launch_test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TransitionRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the campaign's status */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    pause_campaign_api_campaigns__campaign_id__pause_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TransitionRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the campaign's status */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    preview_campaign_api_campaigns__campaign_id__preview_post: {
+        parameters: {
+            query?: {
+                wave_kind?: "test" | "full";
+            };
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ready_campaign_api_campaigns__campaign_id__ready_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TransitionRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the campaign's status */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    resume_campaign_api_campaigns__campaign_id__resume_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TransitionRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the campaign's status */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    stop_campaign_api_campaigns__campaign_id__stop_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TransitionRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the campaign's status */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_waves_api_campaigns__campaign_id__waves_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaveRead"][];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_wave_api_campaigns__campaign_id__waves_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WaveCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaveRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the campaign's status */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_wave_api_campaigns__campaign_id__waves__wave_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+                wave_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the campaign's status */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_wave_api_campaigns__campaign_id__waves__wave_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+                wave_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WaveUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaveRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed in the campaign's status */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    policy_meta_api_contact_policy_meta_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyMeta"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_rules_api_contact_rules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactRuleList"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_rule_api_contact_rules_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContactRuleCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactRuleRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_rule_api_contact_rules__rule_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_rule_api_contact_rules__rule_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContactRuleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactRuleRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    decide_api_contacts_decide_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecideRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DecideResponse"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7186,6 +11925,8 @@ export interface operations {
             query?: {
                 /** @description name contains */
                 q?: string | null;
+                /** @description true: the archived lists instead of the live ones */
+                archived?: boolean;
                 /** @description 1-based page number */
                 page?: number;
                 /** @description rows per page */
@@ -7305,6 +12046,187 @@ export interface operations {
         };
     };
     get_customer_list_api_customer_lists__list_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                list_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerListRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_customer_list_api_customer_lists__list_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                list_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description In use by an audience, a tag or a campaign (list_in_use; details.uses) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    archive_customer_list_api_customer_lists__list_id__archive_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                list_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerListRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    restore_customer_list_api_customer_lists__list_id__restore_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -7514,6 +12436,253 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Customer360"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    customer_grants_api_customers__customer_no__benefit_grants_get: {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                /** @description rows per page */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                customer_no: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantPage"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_consents_api_customers__customer_no__consents_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customer_no: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentOverview"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    record_consent_api_customers__customer_no__consents_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customer_no: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsentCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    customer_contacts_api_customers__customer_no__contacts_get: {
+        parameters: {
+            query?: {
+                kind?: ("decision" | "message") | null;
+                /** @description 1-based page number */
+                page?: number;
+                /** @description rows per page */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                customer_no: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ContactItem_"];
                 };
             };
             /** @description Not signed in */
@@ -8236,6 +13405,95 @@ export interface operations {
             };
         };
     };
+    get_holdout_api_holdout_settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HoldoutSettingsRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    put_holdout_api_holdout_settings_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HoldoutSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HoldoutSettingsRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_jobs_api_jobs_get: {
         parameters: {
             query?: {
@@ -8588,6 +13846,492 @@ export interface operations {
             };
             /** @description Permission denied */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_templates_api_message_templates_get: {
+        parameters: {
+            query?: {
+                channel?: ("app_push" | "sms" | "wechat" | "email" | "rm_task") | null;
+                /** @description default: active */
+                status?: ("active" | "archived") | null;
+                q?: string | null;
+                /** @description 1-based page number */
+                page?: number;
+                /** @description rows per page */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageTemplatePage"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_template_api_message_templates_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageTemplateCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageTemplateRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict (code taken, concurrent edit) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input or template problems (details: one entry per problem) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    preview_api_message_templates_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreviewRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewResult"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict (code taken, concurrent edit) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input or template problems (details: one entry per problem) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_variables_api_message_templates_variables_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VariableRead"][];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_template_api_message_templates__template_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageTemplateRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    archive_template_api_message_templates__template_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageTemplateRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict (code taken, concurrent edit) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input or template problems (details: one entry per problem) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_template_api_message_templates__template_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageTemplateUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageTemplateRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict (code taken, concurrent edit) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input or template problems (details: one entry per problem) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_versions_api_message_templates__template_id__versions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionRead"][];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9014,6 +14758,68 @@ export interface operations {
             };
         };
     };
+    receipt_api_outbox__outbox_id__receipt_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                outbox_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReceiptCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_plans_api_plans_get: {
         parameters: {
             query?: {
@@ -9238,6 +15044,78 @@ export interface operations {
                 };
             };
             /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    estimate_values_api_plans_estimate_post: {
+        parameters: {
+            query?: {
+                /** @description how many similar campaigns */
+                k?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanEstimateRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanEstimateRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description insufficient_history: fewer than 10 completed campaigns with results */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9814,6 +15692,76 @@ export interface operations {
             };
         };
     };
+    estimate_plan_api_plans__plan_id__estimate_get: {
+        parameters: {
+            query?: {
+                /** @description how many similar campaigns */
+                k?: number;
+            };
+            header?: never;
+            path: {
+                plan_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanEstimateRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description insufficient_history: fewer than 10 completed campaigns with results */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     submit_api_plans__plan_id__submit_post: {
         parameters: {
             query?: never;
@@ -10163,6 +16111,943 @@ export interface operations {
             };
             /** @description Permission denied */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_rules_api_success_rules_get: {
+        parameters: {
+            query?: {
+                q?: string | null;
+                event_name?: string | null;
+                /** @description 1-based page number */
+                page?: number;
+                /** @description rows per page */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuccessRulePage"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_rule_api_success_rules_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuccessRuleCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuccessRuleRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description In use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (details: field path and code) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_rule_api_success_rules__rule_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuccessRuleRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_rule_api_success_rules__rule_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description In use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (details: field path and code) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_rule_api_success_rules__rule_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuccessRuleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuccessRuleRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description In use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (details: field path and code) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    test_rule_api_success_rules__rule_id__test_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleTest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleTestResult"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found or outside your scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_lists_api_suppression_lists_get: {
+        parameters: {
+            query?: {
+                kind?: ("suppression" | "dnd") | null;
+                /** @description 1-based page number */
+                page?: number;
+                /** @description rows per page */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SuppressionListRead_"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_list_api_suppression_lists_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuppressionListCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionListRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_list_api_suppression_lists__list_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                list_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionListRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_list_api_suppression_lists__list_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                list_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_list_api_suppression_lists__list_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                list_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuppressionListUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuppressionListRead"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_entries_api_suppression_lists__list_id__entries_get: {
+        parameters: {
+            query?: {
+                /** @description customer number prefix */
+                q?: string | null;
+                /** @description 1-based page number */
+                page?: number;
+                /** @description rows per page */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                list_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_EntryRead_"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed (details: one entry per field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    add_entries_api_suppression_lists__list_id__entries_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                list_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EntriesAdd"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntriesReport"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    remove_entries_api_suppression_lists__list_id__entries_remove_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                list_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EntriesRemove"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntriesReport"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    upload_entries_api_suppression_lists__list_id__upload_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                list_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_entries_api_suppression_lists__list_id__upload_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntriesReport"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description File too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10762,7 +17647,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description System tag */
+            /** @description System tag (system_tag); used by an unfinished campaign (tag_in_use, details.campaigns) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10833,7 +17718,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description System tag */
+            /** @description System tag; or archiving a tag used by an unfinished campaign (tag_in_use) */
             409: {
                 headers: {
                     [name: string]: unknown;

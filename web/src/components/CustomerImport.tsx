@@ -1,10 +1,10 @@
 import { useState } from 'react';
-import { Alert, App, Button, Checkbox, Descriptions, Modal, Space, Table, Typography, Upload } from 'antd';
-import { InboxOutlined, UploadOutlined } from '@ant-design/icons';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { App, Checkbox, Descriptions, Space, Table, Typography } from 'antd';
+import { useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap, type Schemas } from '../api/client';
-import { ApiError, errorMessage } from '../api/errors';
+import { ApiError } from '../api/errors';
+import FileUploadDialog, { formData } from './FileUploadDialog';
 
 type Report = Schemas['LoadReport'];
 type RowError = Schemas['RowError'];
@@ -65,94 +65,44 @@ export default function CustomerImport() {
   const { t } = useTranslation();
   const { message } = App.useApp();
   const queryClient = useQueryClient();
-  const [open, setOpen] = useState(false);
-  const [file, setFile] = useState<File | null>(null);
   const [skipInvalid, setSkipInvalid] = useState(false);
 
-  const upload = useMutation({
-    mutationFn: (f: File) =>
-      unwrap(
-        api.POST('/api/customers/import', {
-          params: { query: { skip_invalid: skipInvalid } },
-          // The generated schema types an OpenAPI `format: binary` field as string; the browser sends the File.
-          body: { file: f as unknown as string },
-          bodySerializer: (body) => {
-            const form = new FormData();
-            form.append('file', body.file as unknown as Blob, f.name);
-            return form;
-          },
-        }),
-      ),
-    onSuccess: (report) => {
-      void message.success(t('customerImport.done', { inserted: report.inserted, updated: report.updated }));
-      void queryClient.invalidateQueries({ queryKey: ['customers'] });
-    },
-  });
-  const failedReport = reportOf(upload.error);
-
-  const close = () => {
-    setOpen(false);
-    setFile(null);
-    upload.reset();
-  };
-
   return (
-    <>
-      <Button icon={<UploadOutlined />} onClick={() => setOpen(true)} data-testid="customer-import">
-        {t('customerImport.button')}
-      </Button>
-      <Modal
-        title={t('customerImport.title')}
-        open={open}
-        onCancel={close}
-        width={720}
-        destroyOnHidden
-        footer={
-          <Space>
-            <Button onClick={close}>{t('app.cancel')}</Button>
-            <Button
-              type="primary"
-              disabled={!file}
-              loading={upload.isPending}
-              onClick={() => file && upload.mutate(file)}
-              data-testid="customer-import-submit"
-            >
-              {t('customerImport.submit')}
-            </Button>
-          </Space>
-        }
-      >
-        <Space direction="vertical" style={{ width: '100%' }} size="middle">
-          <Typography.Paragraph type="secondary" style={{ marginBottom: 0 }}>
-            {t('customerImport.hint')}
-          </Typography.Paragraph>
-          <Upload.Dragger
-            accept=".csv,.parquet,.xlsx"
-            maxCount={1}
-            fileList={file ? [{ uid: 'file', name: file.name, status: 'done' }] : []}
-            beforeUpload={(f) => {
-              setFile(f);
-              upload.reset();
-              return false; // uploaded by the Import button, not on selection
-            }}
-            onRemove={() => {
-              setFile(null);
-              upload.reset();
-            }}
-          >
-            <p className="ant-upload-drag-icon">
-              <InboxOutlined />
-            </p>
-            <p className="ant-upload-text">{t('customerImport.drop')}</p>
-          </Upload.Dragger>
-          <Checkbox checked={skipInvalid} onChange={(e) => setSkipInvalid(e.target.checked)}>
-            {t('customerImport.skipInvalid')}
-          </Checkbox>
-          {upload.error && <Alert type="error" showIcon message={errorMessage(upload.error)} />}
-          {failedReport && <ReportView report={failedReport} />}
-          {upload.data && <ReportView report={upload.data} />}
-        </Space>
-      </Modal>
-    </>
+    <FileUploadDialog<Report>
+      buttonText={t('customerImport.button')}
+      buttonTestId="customer-import"
+      title={t('customerImport.title')}
+      hint={t('customerImport.hint')}
+      dropText={t('customerImport.drop')}
+      submitText={t('customerImport.submit')}
+      cancelText={t('app.cancel')}
+      doneText={t('tags.lists.done')}
+      submitTestId="customer-import-submit"
+      doneTestId="customer-import-done"
+      accept=".csv,.parquet,.xlsx"
+      send={(f) =>
+        unwrap(
+          api.POST('/api/customers/import', {
+            params: { query: { skip_invalid: skipInvalid } },
+            body: { file: f as unknown as string },
+            bodySerializer: () => formData(f),
+          }),
+        )
+      }
+      onSent={(report) => {
+        void message.success(t('customerImport.done', { inserted: report.inserted, updated: report.updated }));
+        void queryClient.invalidateQueries({ queryKey: ['customers'] });
+      }}
+      options={
+        <Checkbox checked={skipInvalid} onChange={(e) => setSkipInvalid(e.target.checked)}>
+          {t('customerImport.skipInvalid')}
+        </Checkbox>
+      }
+      renderResult={(report) => <ReportView report={report} />}
+      errorReport={(err) => {
+        const report = reportOf(err);
+        return report ? <ReportView report={report} /> : null;
+      }}
+    />
   );
 }

@@ -1,9 +1,9 @@
 import type { ReactNode } from 'react';
-import { ApiOutlined, ReadOutlined, ThunderboltOutlined, AimOutlined, AlertOutlined, AuditOutlined, CheckSquareOutlined, FlagOutlined, ProfileOutlined, ApartmentOutlined, FileTextOutlined, HistoryOutlined, NodeIndexOutlined, ScheduleOutlined, TagsOutlined, TeamOutlined, UserOutlined } from '@ant-design/icons';
+import { SafetyOutlined, ApiOutlined, GiftOutlined, MessageOutlined, StopOutlined, TrophyOutlined, ReadOutlined, ThunderboltOutlined, AimOutlined, AlertOutlined, AuditOutlined, CheckSquareOutlined, FlagOutlined, ProfileOutlined, ApartmentOutlined, FileTextOutlined, HistoryOutlined, NodeIndexOutlined, ScheduleOutlined, TagsOutlined, TeamOutlined, UserOutlined } from '@ant-design/icons';
 import type { Permission } from '../auth/AuthContext';
 
 export interface MenuEntry {
-  key: 'customers' | 'audiences' | 'tags' | 'tagRuns' | 'lifecycle' | 'customerLists' | 'plans' | 'approvals' | 'campaigns' | 'triggers' | 'orgs' | 'users' | 'audit' | 'jobs' | 'eventStream' | 'eventSchema' | 'eventSources';
+  key: 'approvalTemplates' | 'customers' | 'audiences' | 'tags' | 'tagRuns' | 'lifecycle' | 'customerLists' | 'plans' | 'approvals' | 'campaigns' | 'triggers' | 'orgs' | 'users' | 'audit' | 'jobs' | 'eventStream' | 'eventSchema' | 'eventSources' | 'benefits' | 'messageTemplates' | 'successRules' | 'blockedWords' | 'contactPolicy' | 'suppressionLists';
   path: string;
   icon: ReactNode;
   permission: Permission;
@@ -20,7 +20,15 @@ export const MENU: MenuEntry[] = [
   { key: 'triggers', path: '/triggers', icon: <AlertOutlined />, permission: 'events.read' },
   { key: 'plans', path: '/plans', icon: <ProfileOutlined />, permission: 'plans.read' },
   { key: 'approvals', path: '/approvals', icon: <CheckSquareOutlined />, permission: 'approvals.decide' },
-  { key: 'campaigns', path: '/campaigns', icon: <FlagOutlined />, permission: 'plans.read' },
+  { key: 'approvalTemplates', path: '/approval-templates', icon: <CheckSquareOutlined />, permission: 'orgs.manage' },
+  { key: 'campaigns', path: '/campaigns', icon: <FlagOutlined />, permission: 'campaigns.read' },
+  // 要素管理 (I2): the campaign elements, together
+  { key: 'benefits', path: '/benefits', icon: <GiftOutlined />, permission: 'campaigns.read' },
+  { key: 'messageTemplates', path: '/message-templates', icon: <MessageOutlined />, permission: 'campaigns.read' },
+  { key: 'successRules', path: '/success-rules', icon: <TrophyOutlined />, permission: 'campaigns.read' },
+  { key: 'blockedWords', path: '/blocked-words', icon: <StopOutlined />, permission: 'campaigns.read' },
+  { key: 'contactPolicy', path: '/contact-policy', icon: <SafetyOutlined />, permission: 'contacts.manage' },
+  { key: 'suppressionLists', path: '/suppression-lists', icon: <StopOutlined />, permission: 'contacts.manage' },
   { key: 'eventStream', path: '/events', icon: <ThunderboltOutlined />, permission: 'events.read' },
   { key: 'eventSchema', path: '/event-schema', icon: <ReadOutlined />, permission: 'events.read' },
   { key: 'eventSources', path: '/event-sources', icon: <ApiOutlined />, permission: 'events.read' },

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { App, Button, Card, DatePicker, Empty, Form, Input, Modal, Space, Table, Tag, Typography } from 'antd';
 import type { TableProps } from 'antd';
-import { EditOutlined } from '@ant-design/icons';
+import { EditOutlined, SettingOutlined } from '@ant-design/icons';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
@@ -41,7 +41,7 @@ export default function CampaignsPage() {
   });
   const columns: TableProps<Campaign>['columns'] = [
     { title: t('plans.campaign.code'), dataIndex: 'code', width: 160, render: (c: string) => <Typography.Text code data-testid="campaign-code">{c}</Typography.Text> },
-    { title: t('plans.campaign.name'), dataIndex: 'name', render: (n: string) => <span data-testid="campaign-name">{n}</span> },
+    { title: t('plans.campaign.name'), dataIndex: 'name', render: (n: string, c) => <Link to={`/campaigns/${c.id}`} data-testid="campaign-name">{n}</Link> },
     {
       title: t('plans.campaign.dates'),
       key: 'dates',
@@ -58,17 +58,24 @@ export default function CampaignsPage() {
       ),
     },
     { title: t('plans.campaign.ownerOrg'), key: 'org', width: 140, render: (_: unknown, c) => orgName({ name: c.owner_org_name ?? '-', name_en: c.owner_org_name_en }, i18n.language) },
-    { title: t('plans.campaign.status'), dataIndex: 'status', width: 90, render: (s: string) => <Tag>{t(`plans.campaign.statuses.${s}` as never, { defaultValue: s }) as string}</Tag> },
+    { title: t('plans.campaign.status'), dataIndex: 'status', width: 90, render: (s: string) => <Tag data-testid="campaign-status">{t(`campaignExec.statuses.${s}` as never, { defaultValue: s }) as string}</Tag> },
     { title: t('plans.updatedAt'), dataIndex: 'updated_at', width: 170, render: formatDateTime },
     {
       title: t('app.actions'),
       key: 'actions',
-      width: 100,
+      width: 200,
       render: (_: unknown, c) =>
-        can('plans.manage') && (
-          <Button size="small" type="link" icon={<EditOutlined />} onClick={() => setEditing(c)} data-testid="campaign-edit">
-            {t('plans.campaign.edit')}
-          </Button>
+        can('campaigns.manage') && (
+          <Space size={0}>
+            {['draft', 'ready', 'paused'].includes(c.status) && (
+              <Button size="small" type="link" icon={<EditOutlined />} onClick={() => setEditing(c)} data-testid="campaign-edit">
+                {t('plans.campaign.edit')}
+              </Button>
+            )}
+            <Link to={`/campaigns/${c.id}/configure`} data-testid="campaign-configure">
+              <SettingOutlined /> {t('campaignExec.configure')}
+            </Link>
+          </Space>
         ),
     },
   ];

@@ -9,6 +9,9 @@ import { ApiError, errorMessage } from '../api/errors';
 import EChart, { type ChartOption } from '../components/EChart';
 import CustomerTagsCard from '../components/tags/CustomerTagsCard';
 import CustomerEventsCard from '../components/events/CustomerEventsCard';
+import CustomerBenefitGrantsCard from '../components/elements/CustomerBenefitGrantsCard';
+import ConsentCard from '../components/ConsentCard';
+import CustomerContactsCard from '../components/CustomerContactsCard';
 import { fenToWan, formatDate, formatDateTime, formatFen, formatFenShort, formatMonth } from '../lib/format';
 import { riskColor, segmentColor, useCustomerLabels } from '../lib/customerLabels';
 
@@ -208,6 +211,15 @@ export default function Customer360Page() {
         </Col>
         <Col span={24}>
           <CustomerEventsCard customerNo={profile.customer_no} />
+        </Col>
+        <Col span={24}>
+          <CustomerBenefitGrantsCard customerNo={profile.customer_no} />
+        </Col>
+        <Col span={24}>
+          <ConsentCard customerNo={profile.customer_no} />
+        </Col>
+        <Col span={24}>
+          <CustomerContactsCard customerNo={profile.customer_no} />
         </Col>
       </Row>
     </>

@@ -30,6 +30,7 @@ import { api, unwrap, type Schemas } from '../api/client';
 import { ApiError, errorMessage } from '../api/errors';
 import { useAuth } from '../auth/AuthContext';
 import OrgTreeSelect from '../components/OrgTreeSelect';
+import PlanEstimation from '../components/PlanEstimation';
 import ApprovalTimeline, { downloadWithToken } from '../components/plans/ApprovalTimeline';
 import { BENEFITS, CHANNELS, LINES, MODES, PlanStatusTag, STAGES, useLabel, type Plan } from '../components/plans/labels';
 import { dayjs, formatDateTime, formatFen } from '../lib/format';
@@ -367,6 +368,7 @@ export default function PlanEditorPage() {
           </Col>
         )}
       </Row>
+      <PlanEstimation planId={current?.id ?? null} formValues={() => toBody(form.getFieldsValue(true))} />
       {current && <SubmitModal open={submitOpen} onClose={() => setSubmitOpen(false)} onSubmit={(b) => submit.mutate(b)} loading={submit.isPending} />}
     </Space>
   );

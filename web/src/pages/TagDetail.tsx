@@ -17,6 +17,91 @@ import { formatDateTime, formatInt } from '../lib/format';
 
 type Detail = Schemas['TagDetail'];
 type RunLog = Schemas['TagRunLogItem'];
+type CampaignUse = Schemas['CampaignUse'];
+type AudienceUse = Schemas['AudienceUse'];
+
+/** Whose customers the numbers count: the bank (head office), the caller's org subtree or an RM's own. */
+function ScopeTag({ tag }: { tag: Detail }) {
+  const { t, i18n } = useTranslation();
+  const org = (i18n.language === 'en' ? tag.scope_org_name_en : null) || tag.scope_org_name || '';
+  const text = tag.scope === 'bank' ? t('tags.detail.scopeBank') : tag.scope === 'assigned' ? t('tags.detail.scopeAssigned') : t('tags.detail.scopeOrg', { org });
+  return (
+    <Tooltip title={tag.scope === 'bank' ? undefined : t('tags.detail.scopeHint')}>
+      <Tag color={tag.scope === 'bank' ? 'blue' : 'gold'} data-testid="detail-scope">
+        {text}
+      </Tag>
+    </Tooltip>
+  );
+}
+
+/** Saved audiences and campaigns that use the tag (a campaign that has not finished blocks archiving). */
+function UsageCard({ tag }: { tag: Detail }) {
+  const { t } = useTranslation();
+  const { audiences, campaigns } = tag.used_by;
+  if (!audiences.length && !campaigns.length) {
+    return (
+      <Card title={t('tags.detail.usage')}>
+        <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('tags.detail.noUsage')} />
+      </Card>
+    );
+  }
+  return (
+    <Card title={t('tags.detail.usage')}>
+      <Row gutter={[16, 16]}>
+        <Col xs={24} lg={10}>
+          <Typography.Title level={5}>{t('tags.detail.usedAudiences', { n: audiences.length })}</Typography.Title>
+          <Table<AudienceUse>
+            size="small"
+            rowKey="id"
+            pagination={{ pageSize: 5, hideOnSinglePage: true }}
+            dataSource={audiences}
+            data-testid="tag-used-audiences"
+            columns={[
+              { title: t('tags.detail.audience'), dataIndex: 'name', render: (name: string, a) => <Link to={`/audiences/${a.id}`}>{name}</Link> },
+              {
+                title: t('tags.detail.how'),
+                key: 'how',
+                width: 150,
+                render: (_, a) => (
+                  <Space size={4}>
+                    {a.direct ? t('tags.detail.direct') : t('tags.detail.indirect')}
+                    {a.archived && <Tag>{t('tags.statuses.archived')}</Tag>}
+                  </Space>
+                ),
+              },
+            ]}
+          />
+        </Col>
+        <Col xs={24} lg={14}>
+          <Typography.Title level={5}>{t('tags.detail.usedCampaigns', { n: campaigns.length })}</Typography.Title>
+          <Table<CampaignUse>
+            size="small"
+            rowKey="id"
+            pagination={{ pageSize: 5, hideOnSinglePage: true }}
+            dataSource={campaigns}
+            data-testid="tag-used-campaigns"
+            locale={{ emptyText: t('tags.detail.noCampaigns') }}
+            columns={[
+              { title: t('plans.campaign.code'), dataIndex: 'code', width: 140 },
+              { title: t('plans.campaign.name'), dataIndex: 'name' },
+              {
+                title: t('plans.campaign.status'),
+                dataIndex: 'status',
+                width: 100,
+                render: (s: string, c) => <Tag color={c.finished ? undefined : 'processing'}>{t(`tags.campaignStatuses.${s}` as never, { defaultValue: s }) as string}</Tag>,
+              },
+              {
+                title: t('tags.detail.how'),
+                key: 'via',
+                render: (_, c) => (c.via === 'filters' ? t('tags.detail.viaFilters') : c.audience_name ? t('tags.detail.viaAudience', { name: c.audience_name }) : t('tags.detail.viaFilters')),
+              },
+            ]}
+          />
+        </Col>
+      </Row>
+    </Card>
+  );
+}
 
 function useCharts(tag: Detail | undefined) {
   const { t } = useTranslation();
@@ -125,6 +210,7 @@ export default function TagDetailPage() {
   const running = activeRuns.find((r) => !r.tag_ids || r.tag_ids.includes(tag.id));
   const covered = tag.coverage ?? null;
   const total = tag.total_customers ?? null;
+  const blocking = tag.used_by.campaigns.filter((c) => !c.finished);
 
   const runColumns = [
     {
@@ -193,7 +279,14 @@ export default function TagDetailPage() {
                 )}
                 {manage && tag.source === 'model_score' && <ScoreUpload tagId={tag.id} />}
                 {can('tags.export') && tag.last_run_id && <TagExport tag={tag} />}
-                {manage && !tag.system && tag.status === 'active' && (
+                {manage && !tag.system && tag.status === 'active' && blocking.length > 0 && (
+                  <Tooltip title={t('tags.list.archiveBlocked', { n: blocking.length })}>
+                    <Button danger icon={<InboxOutlined />} disabled data-testid="tag-archive-blocked">
+                      {t('tags.actions.archive')}
+                    </Button>
+                  </Tooltip>
+                )}
+                {manage && !tag.system && tag.status === 'active' && blocking.length === 0 && (
                   <Popconfirm
                     title={t('tags.list.archiveConfirm')}
                     description={tag.usage ? t('tags.list.archiveUsed', { n: tag.usage }) : undefined}
@@ -226,7 +319,12 @@ export default function TagDetailPage() {
             <Row gutter={[16, 16]} style={{ marginBottom: 16 }}>
               <Col xs={12} md={6}>
                 <Statistic
-                  title={t('tags.fields.coverage')}
+                  title={
+                    <Space size={4}>
+                      {t('tags.fields.coverage')}
+                      <ScopeTag tag={tag} />
+                    </Space>
+                  }
                   valueRender={() => <span data-testid="detail-coverage">{formatInt(covered)}</span>}
                   value={covered ?? 0}
                   suffix={covered !== null && total ? <Typography.Text type="secondary" style={{ fontSize: 14 }}>/ {formatInt(total)}（{formatShare(covered / total)}）</Typography.Text> : undefined}
@@ -234,6 +332,9 @@ export default function TagDetailPage() {
               </Col>
               <Col xs={12} md={6}>
                 <Statistic title={t('tags.fields.usage')} value={tag.usage} valueRender={() => <span data-testid="detail-usage">{formatInt(tag.usage)}</span>} />
+                <Typography.Text type="secondary" style={{ fontSize: 12 }} data-testid="detail-campaign-usage">
+                  {t('tags.detail.campaignUsage', { n: tag.campaign_usage })}
+                </Typography.Text>
               </Col>
               <Col xs={12} md={6}>
                 <Statistic title={t('tags.fields.lastRun')} valueRender={() => <RunStatusTag status={tag.last_run_status} testId="detail-last-run" />} value=" " />
@@ -300,8 +401,12 @@ export default function TagDetailPage() {
         </Col>
         <Col xs={24} lg={12}>
           <Card title={t('tags.detail.coverageHistory')} style={{ height: '100%' }}>
+            {tag.scope !== 'bank' && <Alert type="info" showIcon style={{ marginBottom: 12 }} message={t('tags.detail.scopeHistory')} />}
             {tag.coverage_history.length ? <EChart option={charts.coverage} testId="tag-coverage-chart" /> : <Empty description={t('tags.detail.noRuns')} />}
           </Card>
+        </Col>
+        <Col span={24}>
+          <UsageCard tag={tag} />
         </Col>
         <Col span={24}>
           <Card title={t('tags.detail.runLog')} extra={<Link to="/tag-runs">{t('tags.detail.allRuns')}</Link>}>

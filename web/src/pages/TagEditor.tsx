@@ -66,6 +66,7 @@ interface DefinitionForm {
   threshold?: number | null;
   event?: string;
   event_type?: string;
+  trigger_id?: number | null;
   within_days?: number | null;
   filter?: { property?: string; op?: string; value?: string };
 }
@@ -80,6 +81,8 @@ interface FormValues {
   schedule?: string;
   else_on?: boolean;
   filter_on?: boolean;
+  /** event source: count an event, or the firings of a trigger (B3) */
+  event_basis?: 'event' | 'trigger';
   definition?: DefinitionForm;
 }
 
@@ -128,6 +131,11 @@ function buildDefinition(source: Source | undefined, valueType: ValueType | unde
     const model = str(d.model) || undefined;
     return valueType === 'boolean' ? { model, threshold: orNull(d.threshold) } : { model, buckets: buckets(d.buckets) };
   }
+  if (v.event_basis === 'trigger') {
+    const out: Json = { trigger_id: d.trigger_id ?? null, within_days: orNull(d.within_days) };
+    if (valueType === 'numeric') out.buckets = buckets(d.buckets);
+    return out;
+  }
   const out: Json = { event: str(d.event), within_days: orNull(d.within_days) };
   if (str(d.event_type)) out.event_type = str(d.event_type);
   if (v.filter_on) {
@@ -175,6 +183,7 @@ function formOf(tag: Schemas['TagDetail']): FormValues {
     schedule: tag.schedule ?? '',
     else_on: !!d.else,
     filter_on: !!filter,
+    event_basis: d.trigger_id != null ? 'trigger' : 'event',
     definition,
   };
 }
@@ -274,6 +283,12 @@ export default function TagEditorPage() {
     meta: { silent: true },
     staleTime: 5 * 60_000,
   });
+  const triggers = useQuery({
+    queryKey: ['triggers', 'options'],
+    queryFn: () => unwrap(api.GET('/api/triggers', { params: { query: { page_size: 100 } } })),
+    enabled: source === 'event' && can('events.read'),
+    meta: { silent: true },
+  });
 
   const save = useMutation({
     mutationFn: async (v: FormValues) => {
@@ -353,7 +368,7 @@ export default function TagEditorPage() {
     const vt = ALLOWED[s][0];
     const def = defaultsFor(s, vt);
     if (s === 'list' && params.get('list')) def.list_id = Number(params.get('list'));
-    return { category: s === 'event' ? 'event' : s === 'model_score' ? 'model_score' : 'basic', source: s, value_type: vt, definition: def, else_on: false, filter_on: false, schedule: '' };
+    return { category: s === 'event' ? 'event' : s === 'model_score' ? 'model_score' : 'basic', source: s, value_type: vt, definition: def, else_on: false, filter_on: false, event_basis: 'event', schedule: '' };
   }, [params]);
 
   if (!can('tags.manage')) return <Result status="403" title={t('app.forbidden')} subTitle={t('app.forbiddenHint')} />;
@@ -622,8 +637,47 @@ export default function TagEditorPage() {
         </>
       );
     }
+    const basis = (
+      <Form.Item name="event_basis" label={t('tags.editor.eventBasis')}>
+        <Radio.Group optionType="button" options={[{ value: 'event', label: t('tags.editor.basisEvent') }, { value: 'trigger', label: t('tags.editor.basisTrigger') }]} />
+      </Form.Item>
+    );
+    if (values?.event_basis === 'trigger') {
+      return (
+        <>
+          {basis}
+          <Row gutter={8}>
+            <Col xs={24} md={14}>
+              <Form.Item name={['definition', 'trigger_id']} required label={t('tags.def.trigger')} {...status('definition.trigger_id')}>
+                <Select
+                  showSearch
+                  optionFilterProp="label"
+                  loading={triggers.isLoading}
+                  placeholder={t('tags.editor.chooseTrigger')}
+                  options={(triggers.data?.items ?? []).map((tr) => ({ value: tr.id, label: `${tr.name}（#${tr.id}）` }))}
+                />
+              </Form.Item>
+            </Col>
+            <Col xs={12} md={10}>
+              <Form.Item name={['definition', 'within_days']} required label={t('tags.def.window')} {...status('definition.within_days')}>
+                <InputNumber min={1} max={3660} precision={0} addonAfter={t('tags.editor.days')} style={{ width: '100%' }} />
+              </Form.Item>
+            </Col>
+          </Row>
+          {valueType === 'numeric' ? (
+            <>
+              <Typography.Paragraph type="secondary">{t('tags.def.triggerCount')}</Typography.Paragraph>
+              {bucketEditor(t('tags.def.times'), 1)}
+            </>
+          ) : (
+            <Typography.Paragraph type="secondary">{t('tags.def.triggerDid')}</Typography.Paragraph>
+          )}
+        </>
+      );
+    }
     return (
       <>
+        {basis}
         <Row gutter={8}>
           <Col xs={24} md={10}>
             <Form.Item name={['definition', 'event']} required label={t('tags.def.event')} {...status('definition.event')}>

@@ -233,6 +233,7 @@ def upgrade() -> None:
     sa.Column('snapshot_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=True),
     sa.Column('job_id', sa.BigInteger(), nullable=True),
     sa.Column('funnel', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('cursor', sa.BigInteger(), nullable=False),
     sa.Column('started_at', omniloop.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', omniloop.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('error', sa.String(length=1000), nullable=True),
@@ -258,12 +259,13 @@ def upgrade() -> None:
     sa.Column('decided_at', omniloop.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_contact_decisions_campaign_id_campaigns'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_contact_decisions_customer_id_customers'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_contact_decisions')),
-    sa.UniqueConstraint('campaign_id', 'occasion', 'customer_id', 'channel', name=op.f('uq_contact_decisions_campaign_id'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contact_decisions'))
     )
     with op.batch_alter_table('contact_decisions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contact_decisions_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_contact_decisions_wave_id'), ['wave_id'], unique=False)
+    op.create_index('uq_contact_decisions_key', 'contact_decisions',
+                    ['campaign_id', 'occasion', 'customer_id', sa.text("coalesce(channel, '')")], unique=True)
 
     op.create_table('outbox_messages',
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),

@@ -1,11 +1,10 @@
-import { useState } from 'react';
-import { Alert, App, Button, Descriptions, Modal, Space, Tag, Typography, Upload } from 'antd';
-import { InboxOutlined, UploadOutlined } from '@ant-design/icons';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { App, Descriptions, Space, Tag } from 'antd';
+import { useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { api, unwrap, type Schemas } from '../../api/client';
-import { ApiError, errorMessage } from '../../api/errors';
+import { ApiError } from '../../api/errors';
 import { formatInt } from '../../lib/format';
+import FileUploadDialog, { formData } from '../FileUploadDialog';
 
 type Report = Schemas['ScoreUploadReport'];
 
@@ -48,82 +47,37 @@ export default function ScoreUpload({ tagId }: { tagId: number }) {
   const { t } = useTranslation();
   const { message } = App.useApp();
   const queryClient = useQueryClient();
-  const [open, setOpen] = useState(false);
-  const [file, setFile] = useState<File | null>(null);
-  const upload = useMutation({
-    mutationFn: (f: File) =>
-      unwrap(
-        api.POST('/api/tags/{tag_id}/scores', {
-          params: { path: { tag_id: tagId } },
-          body: { file: f as unknown as string },
-          bodySerializer: (body) => {
-            const data = new FormData();
-            data.append('file', body.file as unknown as Blob, f.name);
-            return data;
-          },
-        }),
-      ),
-    onSuccess: (report) => {
-      void message.success(t('tags.scores.done', { n: report.matched }));
-      void queryClient.invalidateQueries({ queryKey: ['tags', 'detail', tagId] });
-    },
-  });
-  const failed = reportOf(upload.error);
-  const close = () => {
-    setOpen(false);
-    setFile(null);
-    upload.reset();
-  };
   return (
-    <>
-      <Button icon={<UploadOutlined />} onClick={() => setOpen(true)} data-testid="score-upload">
-        {t('tags.scores.upload')}
-      </Button>
-      <Modal
-        title={t('tags.scores.title')}
-        open={open}
-        onCancel={close}
-        width={680}
-        destroyOnHidden
-        footer={
-          <Space>
-            <Button onClick={close}>{upload.data ? t('tags.lists.done') : t('app.cancel')}</Button>
-            {!upload.data && (
-              <Button type="primary" disabled={!file} loading={upload.isPending} onClick={() => file && upload.mutate(file)}>
-                {t('tags.scores.submit')}
-              </Button>
-            )}
-          </Space>
-        }
-      >
-        <Space direction="vertical" style={{ width: '100%' }} size="middle">
-          <Typography.Paragraph type="secondary" style={{ marginBottom: 0 }}>
-            {t('tags.scores.hint')}
-          </Typography.Paragraph>
-          <Upload.Dragger
-            accept=".csv,.xlsx,.parquet"
-            maxCount={1}
-            fileList={file ? [{ uid: 'file', name: file.name, status: 'done' }] : []}
-            beforeUpload={(f) => {
-              setFile(f);
-              upload.reset();
-              return false;
-            }}
-            onRemove={() => {
-              setFile(null);
-              upload.reset();
-            }}
-          >
-            <p className="ant-upload-drag-icon">
-              <InboxOutlined />
-            </p>
-            <p className="ant-upload-text">{t('tags.lists.drop')}</p>
-          </Upload.Dragger>
-          {upload.error && <Alert type="error" showIcon message={errorMessage(upload.error)} />}
-          {failed && <ScoreReport report={failed} />}
-          {upload.data && <ScoreReport report={upload.data} />}
-        </Space>
-      </Modal>
-    </>
+    <FileUploadDialog<Report>
+      buttonText={t('tags.scores.upload')}
+      buttonTestId="score-upload"
+      title={t('tags.scores.title')}
+      hint={t('tags.scores.hint')}
+      dropText={t('tags.lists.drop')}
+      submitText={t('tags.scores.submit')}
+      cancelText={t('app.cancel')}
+      doneText={t('tags.lists.done')}
+      submitTestId="score-upload-submit"
+      doneTestId="score-upload-done"
+      width={680}
+      send={(f) =>
+        unwrap(
+          api.POST('/api/tags/{tag_id}/scores', {
+            params: { path: { tag_id: tagId } },
+            body: { file: f as unknown as string },
+            bodySerializer: () => formData(f),
+          }),
+        )
+      }
+      onSent={(report) => {
+        void message.success(t('tags.scores.done', { n: report.matched }));
+        void queryClient.invalidateQueries({ queryKey: ['tags', 'detail', tagId] });
+      }}
+      renderResult={(report) => <ScoreReport report={report} />}
+      errorReport={(err) => {
+        const report = reportOf(err);
+        return report ? <ScoreReport report={report} /> : null;
+      }}
+    />
   );
 }
