@@ -66,6 +66,9 @@ def serve(
 
     if upgrade_db:
         upgrade(_url())
+    from omniloop.plans.estimation_model import warm_up_in_background
+
+    warm_up_in_background()
     uvicorn.run(create_app(), host=host, port=port, log_config=None)
 
 
@@ -356,6 +359,9 @@ def demo(
     worker_thread = start_background_worker(engine, stop)
     triggers_thread = start_embedded(engine, stop)  # real-time triggers fed by the in-process event bus
     try:
+        from omniloop.plans.estimation_model import warm_up_in_background
+
+        warm_up_in_background()
         uvicorn.run(create_app(engine=engine), host=host, port=port, log_config=None)
     finally:
         stop.set()

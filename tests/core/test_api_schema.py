@@ -213,8 +213,8 @@ def _sample(doc: dict, schema: dict, *, optional: bool = False):
     if kind == "object":
         return {name: _sample(doc, prop) for name, prop in schema.get("properties", {}).items()
                 if optional or name in schema.get("required", [])}
-    if kind == "array":
-        return []
+    if kind == "array":  # as few items as the schema allows
+        return [_sample(doc, schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
     if kind == "boolean":
         return True
     if kind in ("integer", "number"):

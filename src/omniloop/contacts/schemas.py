@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from omniloop.core.ids import MAX_ID
 from omniloop.core.pagination import Page
 
 Channel = Literal["app_push", "sms", "wechat", "email", "rm_task", "sink"]
@@ -74,7 +75,7 @@ class SuppressionListCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     kind: Literal["suppression", "dnd"] = "suppression"
     channel: Channel | None = Field(None, description="null = every channel")
-    campaign_id: int | None = Field(None, ge=1, description="only for this campaign")
+    campaign_id: int | None = Field(None, ge=1, le=MAX_ID, description="only for this campaign")
     description: str | None = Field(None, max_length=500)
 
 
@@ -196,10 +197,10 @@ ContactItemPage = Page[ContactItem]
 class DecideRequest(BaseModel):
     customer_nos: list[str] = Field(min_length=1, max_length=100)
     channels: list[Channel] = Field(min_length=1, max_length=6)
-    campaign_id: int | None = Field(None, ge=1, description="an existing campaign (its type, priority, value)")
+    campaign_id: int | None = Field(None, ge=1, le=MAX_ID, description="an existing campaign (its type, priority, value)")
     campaign_type: CampaignType = "marketing"
     priority: int = Field(5, ge=1, le=9)
-    expected_value_fen: int = Field(0, ge=0)
+    expected_value_fen: int = Field(0, ge=0, le=10**12)
     at: datetime | None = Field(None, description="send time (default now)")
 
 

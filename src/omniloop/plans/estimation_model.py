@@ -153,6 +153,19 @@ def _design(rows: Sequence[HistoryRow], columns: list[str] | None = None,
     return x, columns
 
 
+def warm_up_in_background() -> None:
+    """Import scikit-learn in a daemon thread (several seconds of CPU, mostly SciPy) so that a server's
+    first estimate does not pay for it. Called by ``omniloop serve`` and ``omniloop demo``, not by
+    ``create_app``, so tests and workers that never estimate don't import it."""
+    import threading
+
+    def _import() -> None:
+        import sklearn.linear_model
+        import sklearn.model_selection  # noqa: F401
+
+    threading.Thread(target=_import, name="sklearn-warm-up", daemon=True).start()
+
+
 def _fit(rows: Sequence[HistoryRow]):
     from sklearn.linear_model import RidgeCV
 
