@@ -201,3 +201,27 @@ def login(page, server: Seeded, username: str, password: str = PASSWORD) -> None
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("[data-testid=login-submit]")
+
+
+def pick(page, select, option: str, *, search: bool = False, verify: bool = False) -> None:
+    """Open an Ant Design select and click the option (typing first to filter a long, virtualised list).
+
+    With ``verify`` (single selects whose shown value is the option's label), wait until the select shows
+    the option and reopen it if the click landed while the dropdown was still animating in — a lost click
+    then retries instead of failing later with the old value.
+    """
+    from playwright.sync_api import expect
+
+    for attempt in range(3):
+        select.click()
+        if search:
+            page.keyboard.type(option)
+        page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=option).first.click()
+        if not verify:
+            return
+        try:
+            expect(select.locator(".ant-select-selection-item")).to_have_text(option, timeout=3000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise

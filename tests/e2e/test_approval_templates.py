@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Seeded, login
+from tests.e2e.conftest import Seeded, login, pick
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -40,8 +40,7 @@ def test_admin_creates_a_two_step_route_and_deactivates_it(page, server: Seeded)
     expect(steps).to_have_count(2)
     second = steps.nth(1)
     second.locator("[data-testid=step-name]").fill("总行会签")
-    second.locator(".ant-select").first.click()
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="或签（任一人）").click()
+    pick(page, second.locator(".ant-select").first, "或签（任一人）", verify=True)
     page.click("[data-testid=template-save]")
     expect(page.locator(".ant-message")).to_contain_text("流程已保存")
 

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.audiences.bank_data import duckdb_cids
-from tests.e2e.conftest import Seeded, login
+from tests.e2e.conftest import Seeded, login, pick
 
 pytestmark = pytest.mark.e2e
 
@@ -19,14 +19,6 @@ CARD = {"op": "feature", "feature": "has_credit_card", "in": [True]}
 
 def _expected(server: Seeded, *conditions: dict) -> int:
     return len(duckdb_cids(server.home, {"op": "and", "children": list(conditions)}))
-
-
-def _pick(page, select, option: str, *, search: bool = False) -> None:
-    """Open an Ant Design select (typing to filter a long, virtualised list) and click the option."""
-    select.click()
-    if search:
-        page.keyboard.type(option)
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=option).first.click()
 
 
 def _expect_total(page, count: int) -> None:
@@ -49,15 +41,15 @@ def test_build_three_conditions_and_save(page, server: Seeded):
 
     # 1: tag VIP level = gold
     page.click("[data-testid=add-condition]")
-    _pick(page, rows.nth(0).locator("[data-testid=condition-field]"), "VIP等级", search=True)
-    _pick(page, rows.nth(0).locator("[data-testid=condition-values]"), "gold")
+    pick(page, rows.nth(0).locator("[data-testid=condition-field]"), "VIP等级", search=True)
+    pick(page, rows.nth(0).locator("[data-testid=condition-values]"), "gold")
     page.keyboard.press("Escape")
     _expect_total(page, counts[0])
     expect(rows.nth(0).locator("[data-testid=condition-count]")).to_have_text(f"{counts[0]} 人")
 
     # 2: AUM at least 100,000 yuan
     page.locator("[data-testid=add-condition]").first.click()
-    _pick(page, rows.nth(1).locator("[data-testid=condition-field]"), "当前AUM", search=True)
+    pick(page, rows.nth(1).locator("[data-testid=condition-field]"), "当前AUM", search=True)
     rows.nth(1).locator("input[data-testid=condition-min], [data-testid=condition-min] input").first.fill("100000")
     _expect_total(page, counts[1])
     expect(rows.nth(1).locator("[data-testid=condition-count]")).to_have_text(
@@ -65,8 +57,8 @@ def test_build_three_conditions_and_save(page, server: Seeded):
 
     # 3: holds a credit card
     page.locator("[data-testid=add-condition]").first.click()
-    _pick(page, rows.nth(2).locator("[data-testid=condition-field]"), "持有信用卡", search=True)
-    _pick(page, rows.nth(2).locator("[data-testid=condition-values]"), "是")
+    pick(page, rows.nth(2).locator("[data-testid=condition-field]"), "持有信用卡", search=True)
+    pick(page, rows.nth(2).locator("[data-testid=condition-values]"), "是")
     page.keyboard.press("Escape")
     _expect_total(page, counts[2])
     expect(page.locator("[data-testid=chart-branch]")).to_be_visible()

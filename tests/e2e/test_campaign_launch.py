@@ -16,7 +16,7 @@ from omniloop.campaigns import execution
 from omniloop.campaigns.models import CampaignWave
 from omniloop.contacts import dispatch
 from omniloop.core.db import make_engine, session_factory
-from tests.e2e.conftest import Seeded, login
+from tests.e2e.conftest import Seeded, login, pick
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -66,11 +66,6 @@ def _approved_campaign(server: Seeded) -> dict:
     return campaigns[0]
 
 
-def _pick(page, select, option: str) -> None:
-    select.click()
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=option).first.click()
-
-
 def _next(page) -> None:
     page.click("[data-testid=wizard-next]")
     expect(page.locator(".ant-message")).to_contain_text("已保存")
@@ -93,13 +88,13 @@ def test_configure_launch_and_see_the_contact(page, server: Seeded):
     page.click("[data-testid=wave-add]")
     expect(page.locator("[data-testid=wizard-waves] tbody tr", has_text="首波")).to_have_count(1)
     _next(page)  # mode: active batch, one wave
-    _pick(page, page.locator("[data-testid=wizard-audience]"), "浏览器测试·金卡客户")
+    pick(page, page.locator("[data-testid=wizard-audience]"), "浏览器测试·金卡客户")
     _next(page)
     _next(page)  # no benefit
-    _pick(page, page.locator("[data-testid=wizard-add-channel]"), "短信")
+    pick(page, page.locator("[data-testid=wizard-add-channel]"), "短信")
     expect(page.locator("[data-testid=wizard-channels]")).to_contain_text("短信")
     _next(page)
-    _pick(page, page.locator("[data-testid=wizard-template-sms]"), "浏览器测试绑卡短信")
+    pick(page, page.locator("[data-testid=wizard-template-sms]"), "浏览器测试绑卡短信")
     expect(page.locator("[data-testid=template-preview-sms]")).to_contain_text("绑卡尚未完成")
     _next(page)
     _next(page)  # no success rule
