@@ -21,11 +21,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from omniloop.benefits.models import Benefit, BenefitGrant
-from omniloop.core.db import utcnow
+from omniloop.core.db import insert_for, utcnow
 from omniloop.core.errors import Conflict, NotFound
 
 _INSERT_CHUNK = 500  # rows per INSERT: SQLite allows 32 766 bound parameters per statement
@@ -56,11 +55,6 @@ def availability_problem(benefit: Benefit, now: datetime) -> tuple[str, str, str
     if benefit.valid_to is not None and now >= benefit.valid_to:
         return "benefit_expired", f"权益「{benefit.name}」已过期", f"Benefit {benefit.code} has expired"
     return None
-
-
-def _insert(session: Session):
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(BenefitGrant)
 
 
 def _take(session: Session, benefit: Benefit, wanted: int) -> int:
@@ -147,7 +141,7 @@ def reserve(session: Session, *, benefit_id: int, campaign_id: int, occasion: st
             chunk = fresh[start:min(start + _INSERT_CHUNK, taken)]
             # executemany with RETURNING: SQLAlchemy batches it ("insertmanyvalues") without compiling a
             # statement per chunk of rows, which a multi-row VALUES clause would.
-            stmt = _insert(session).on_conflict_do_nothing().returning(BenefitGrant.customer_id, BenefitGrant.id)
+            stmt = insert_for(session)(BenefitGrant).on_conflict_do_nothing().returning(BenefitGrant.customer_id, BenefitGrant.id)
             rows = [dict(benefit_id=benefit_id, campaign_id=campaign_id, occasion=occasion, customer_id=c,
                          status="reserved", cost_fen=cost, reserved_at=now) for c in chunk]
             inserted.update(dict(session.execute(stmt, rows).all()))

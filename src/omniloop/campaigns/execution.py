@@ -25,7 +25,6 @@ from datetime import datetime
 
 from pyroaring import BitMap
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from omniloop.audiences import service as audience_service
@@ -40,7 +39,7 @@ from omniloop.contacts import suppression
 from omniloop.contacts.models import ContactDecision
 from omniloop.contacts.policy import Decision, Proposal
 from omniloop.content.models import MessageTemplate, MessageTemplateVersion
-from omniloop.core.db import utcnow
+from omniloop.core.db import insert_for, utcnow
 from omniloop.core.errors import Forbidden
 from omniloop.customers.models import Customer
 from omniloop.org import service as org_service
@@ -76,11 +75,6 @@ class RunContext:
     holdout_pct: int = 0
     template_versions: dict[str, int] = field(default_factory=dict)
     owner_path: str = "/"
-
-
-def _insert(session: Session, table):
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def template_versions(session: Session, campaign: Campaign) -> dict[str, int]:
@@ -207,7 +201,7 @@ def run_chunk(session: Session, ctx: RunContext, items: Sequence[tuple[int, str]
     counts: Counter[str] = Counter()
     if rows:  # executemany: one compiled statement (a multi-row VALUES would compile every row's parameters)
         result = session.connection().execute(
-            _insert(session, CampaignMember.__table__).on_conflict_do_nothing(), rows)
+            insert_for(session)(CampaignMember.__table__).on_conflict_do_nothing(), rows)
         counts["members"] = max(result.rowcount or 0, 0)
     contacted = [(cid, occasions[cid]) for cid, cell in classified.cells.items() if cell in ctx.contact_cells]
     if not contacted:

@@ -19,8 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from omniloop.contacts.models import CHANNELS, ContactRule
@@ -199,15 +198,6 @@ def evaluate(session: Session, *, proposals: Sequence[Proposal], now: datetime, 
                             strict=True):
                 results[i] = d
     return results  # type: ignore[return-value]
-
-
-def _insert(session: Session, model):
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(model.__table__).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(model.__table__).on_conflict_do_nothing()
-    return insert(model.__table__)
 
 
 DECISION_COLUMNS = ("campaign_id", "wave_id", "occasion", "customer_id", "channel", "outcome", "reason", "detail",

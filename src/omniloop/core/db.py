@@ -35,6 +35,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def insert_for(session: Session):
+    """The dialect's ``insert`` (PostgreSQL or SQLite), whose statements offer ON CONFLICT clauses."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -22,12 +22,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from sqlalchemy import Select, and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from omniloop.core import audit
 from omniloop.core.audit import Actor
-from omniloop.core.db import utcnow
+from omniloop.core.db import insert_for, utcnow
 from omniloop.core.errors import Conflict, NotFound, ValidationFailed
 from omniloop.core.observability import JOB_QUEUE_DEPTH
 from omniloop.jobs.models import Job, JobSchedule, Worker
@@ -67,10 +66,6 @@ def _json_args(args: dict | None) -> dict:
         raise ValidationFailed("作业参数无法序列化为 JSON", "Job args are not JSON-serialisable",
                                details={"field": "args", "reason": str(exc)}) from exc
     return args
-
-
-def _insert_for(session: Session):
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _is_postgres(session: Session) -> bool:
@@ -118,7 +113,7 @@ def enqueue(
     existing = session.scalar(by_key)
     if existing is not None:
         return existing
-    insert = _insert_for(session)
+    insert = insert_for(session)
     session.execute(insert(Job).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"]))
     return session.scalars(by_key.execution_options(populate_existing=True)).one()
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from omniloop.core.db import insert_for
 from omniloop.customers.models import Customer
 from omniloop.events.models import Event, Identity, IdentityMerge
 from omniloop.jobs import service as job_service
@@ -131,10 +131,6 @@ class TriggerCache:
             self._set = None
 
 
-def _insert(session: Session):
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 class Decisions:
     """The writes of one transaction: firings (exactly once by their unique key) and what was fired."""
 
@@ -149,7 +145,7 @@ class Decisions:
         if self.worker:
             details = {**(details or {}), "worker": self.worker}
         latency = None if accepted_at is None else max(0, int((self.now - accepted_at).total_seconds() * 1000))
-        stmt = (_insert(self.session)(TriggerFiring)
+        stmt = (insert_for(self.session)(TriggerFiring)
                 .values(trigger_id=trigger_id, customer_id=customer_id, occurrence_key=occurrence_key[:200],
                         event_ids=list(event_ids), accepted_at=accepted_at, fired_at=self.now,
                         latency_ms=min(latency, 2**31 - 1) if latency is not None else None, details=details)
@@ -285,7 +281,7 @@ def _open_state(decisions: Decisions, trigger: ActiveTrigger, spec: defs.PairSpe
                   started_at=ev.ts, accepted_at=ev.received_at,
                   deadline_at=ev.ts + timedelta(seconds=spec.within_seconds), created_at=decisions.now,
                   updated_at=decisions.now)
-    stmt = (_insert(decisions.session)(TriggerState).values(**values)
+    stmt = (insert_for(decisions.session)(TriggerState).values(**values)
             .on_conflict_do_nothing(index_elements=["trigger_id", "customer_id", "occurrence_key"])
             .returning(TriggerState.id))
     return decisions.session.scalar(stmt)
@@ -418,7 +414,7 @@ def save_cursor(session: Session, name: str, *, last_event_id: int | None = None
         values["last_event_id"] = last_event_id
     if last_at is not None:
         values["last_at"] = last_at
-    stmt = (_insert(session)(TriggerCursor)
+    stmt = (insert_for(session)(TriggerCursor)
             .values(name=name, last_event_id=last_event_id or 0, last_at=last_at, updated_at=now)
             .on_conflict_do_update(index_elements=["name"], set_=values))
     session.execute(stmt)
