@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Seeded, login
+from tests.e2e.conftest import Seeded, login, pick
 
 expect.set_options(timeout=20_000)  # the server answers slowly on a loaded machine
 
@@ -38,8 +38,7 @@ def test_policy_rule_dnd_list_and_consent(page, server: Seeded) -> None:
     page.goto(server.base_url + "/suppression-lists")
     page.click("[data-testid=add-suppression-list]")
     page.fill("[data-testid=suppression-list-name]", "E2E免打扰")
-    page.locator(".ant-modal:visible .ant-select").first.click()
-    page.locator(".ant-select-item-option", has_text="全局免打扰").click()
+    pick(page, page.locator(".ant-modal:visible .ant-select").first, "全局免打扰", verify=True)
     page.locator(".ant-modal:visible .ant-modal-footer .ant-btn-primary").click()
     page.locator("[data-testid=suppression-lists-table] button", has_text="E2E免打扰").click()
     page.fill("[data-testid=suppression-add-numbers]", customer)
@@ -66,8 +65,7 @@ def test_policy_rule_dnd_list_and_consent(page, server: Seeded) -> None:
     # Clean up: consent back, rule removed.
     page.goto(server.base_url + f"/customers/{customer}")
     page.click("[data-testid=record-consent]")
-    page.locator(".ant-modal:visible [data-testid=consent-status]").click()
-    page.locator(".ant-select-item-option", has_text="已授权").click()
+    pick(page, page.locator(".ant-modal:visible [data-testid=consent-status]"), "已授权", verify=True)
     page.locator(".ant-modal:visible .ant-modal-footer .ant-btn-primary").click()
     expect(page.get_by_test_id("c360-consents").locator("tr", has_text="短信")).to_contain_text("已授权")
     page.goto(server.base_url + "/contact-policy")
