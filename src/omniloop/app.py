@@ -26,12 +26,19 @@ from omniloop.core.input_guard import InputGuardMiddleware
 from omniloop.core.observability import REGISTRY, RequestContextMiddleware, configure_logging
 from omniloop.customers.lists_router import router as customer_lists_router
 from omniloop.customers.router import router as customers_router
+from omniloop.delivery.callbacks import router as delivery_callbacks_router
+from omniloop.delivery.router import router as delivery_router
+from omniloop.delivery.status import router as delivery_status_router
+from omniloop.evaluation.experiments_router import router as experiments_router
+from omniloop.evaluation.report_router import router as evaluation_report_router
+from omniloop.evaluation.router import router as evaluation_router
 from omniloop.events.ingest import router as ingest_router
 from omniloop.events.router import router as events_router
 from omniloop.jobs.router import router as jobs_router
 from omniloop.jobs.service import refresh_queue_metrics
 from omniloop.notifications.router import router as notifications_router
 from omniloop.org.router import router as org_router
+from omniloop.placements.router import router as placements_router
 from omniloop.plans.estimation_router import router as plan_estimation_router
 from omniloop.plans.router import router as plans_router
 from omniloop.settings import Settings, get_settings
@@ -76,6 +83,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, c
     for router in (benefits_router, content_router, success_router):  # campaign elements (要素管理)
         app.include_router(router)
     app.include_router(contacts_router)  # contact control (接触控制)
+    for router in (delivery_router, delivery_callbacks_router, delivery_status_router, placements_router):  # 触达
+        app.include_router(router)
+    for router in (evaluation_router, evaluation_report_router, experiments_router):  # 营销反馈
+        app.include_router(router)
 
     @app.get("/api/health", response_model=Health, tags=["ops"])
     def health() -> Health | JSONResponse:

@@ -7,9 +7,13 @@ takes effect for the next decision (no cache). Without a row, the channel's defa
 |-----------|----------------|-----------|---------|----------------------------|
 | sms       | allowed        | blocked   | allowed | the customer has a phone   |
 | app_push  | allowed        | blocked   | allowed | an app login this month    |
+| in_app    | allowed        | blocked   | allowed | an app login this month    |
 | wechat    | allowed        | blocked   | allowed | —                          |
+| wecom     | allowed        | blocked   | allowed | —                          |
+| outbound_call | allowed    | blocked   | allowed | the customer has a phone   |
 | email     | **blocked**    | blocked   | allowed | —                          |
 | rm_task   | allowed        | allowed   | allowed | — (a banker's own contact) |
+| webhook   | allowed        | blocked   | allowed | — (a partner system)       |
 | sink      | allowed        | blocked   | allowed | —                          |
 
 Why: SMS, push and WeChat are opt-out channels for existing customers who accepted the bank's service

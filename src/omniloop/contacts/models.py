@@ -23,7 +23,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from omniloop.core.db import Base, BigIntPK, JSONType, UTCDateTime, utcnow
 
-CHANNELS = ("app_push", "sms", "wechat", "email", "rm_task", "sink")
+# Outbox channels (delivery.models.Channel has one row per code). in_app = the app's message centre (站内信),
+# outbound_call = the call robot (外呼机器人); in-app placements are pulled by the app (placements), not sent.
+CHANNELS = ("app_push", "sms", "in_app", "wechat", "wecom", "outbound_call", "email", "rm_task", "webhook", "sink")
 RULE_KINDS = ("cap", "min_interval", "quiet_hours")
 OUTCOMES = ("allowed", "deferred", "skipped")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "cancelled")
@@ -156,6 +158,7 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    cost_fen: Mapped[int | None] = mapped_column(Integer)  # the channel's unit cost when it was sent
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -259,7 +259,8 @@ def _check_channel(customer: CustomerContactState, proposal: Proposal, channel: 
         return "suppressed_channel", at, {"channel": channel}
     if not consent.allowed(channel, customer.consents.get(channel)):
         return "no_consent", at, {"channel": channel, "consent": customer.consents.get(channel)}
-    if (channel == "sms" and not customer.has_phone) or (channel == "app_push" and not customer.app_user):
+    if ((channel == "sms" or channel == "outbound_call") and not customer.has_phone) \
+            or ((channel == "app_push" or channel == "in_app") and not customer.app_user):
         return "unreachable", at, {"channel": channel}
     quiet, intervals, caps = policy.rules_for(channel, proposal.campaign_type)
     send_at = next_allowed(quiet, at) if quiet else at

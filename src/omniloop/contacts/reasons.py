@@ -27,8 +27,9 @@ REASONS: dict[str, tuple[str, str]] = {
 _WINDOWS = {"day": ("滚动24小时", "rolling 24 h"), "week": ("滚动7天", "rolling 7 days"),
             "month": ("滚动30天", "rolling 30 days")}
 _CHANNELS = {"all": ("全渠道", "all channels"), "sms": ("短信", "SMS"), "app_push": ("App推送", "app push"),
-             "wechat": ("微信", "WeChat"), "email": ("邮件", "e-mail"), "rm_task": ("客户经理任务", "RM task"),
-             "sink": ("测试通道", "sink")}
+             "in_app": ("站内信", "in-app message"), "wechat": ("微信", "WeChat"), "wecom": ("企业微信", "WeCom"),
+             "outbound_call": ("外呼机器人", "outbound call"), "email": ("邮件", "e-mail"),
+             "rm_task": ("客户经理任务", "RM task"), "webhook": ("Webhook", "webhook"), "sink": ("测试通道", "sink")}
 
 
 def window_code(hours: int) -> str:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from omniloop.core.ids import MAX_ID
 from omniloop.core.pagination import Page
 
-Channel = Literal["app_push", "sms", "wechat", "email", "rm_task", "sink"]
+Channel = Literal["app_push", "sms", "in_app", "wechat", "wecom", "outbound_call", "email", "rm_task", "webhook", "sink"]
 CampaignType = Literal["marketing", "service", "care"]
 RuleKind = Literal["cap", "min_interval", "quiet_hours"]
 

@@ -44,6 +44,12 @@ class Permission(StrEnum):
     elements_manage = "elements.manage"  # benefits, message templates, success rules, blocked words
     contacts_manage = "contacts.manage"  # contact policy rules, suppression lists, global holdout
     consents_manage = "consents.manage"  # record a customer's consent or opt-out (e.g. at the counter)
+    channels_read = "channels.read"  # channel list, capacity, usage and health
+    channels_manage = "channels.manage"  # channel provider settings and secrets, capacity, cost; test sends
+    placements_manage = "placements.manage"  # in-app placement slots and creatives
+    evaluation_read = "evaluation.read"  # campaign monitoring and evaluation reports
+    evaluation_manage = "evaluation.manage"  # run evaluations, declare experiment winners
+    tasks_work = "tasks.work"  # see and complete one's own RM tasks (客户经理任务)
 
 
 @dataclass(frozen=True)
@@ -63,17 +69,20 @@ ROLES: dict[Role, RoleInfo] = {
                    _P.tags_read, _P.tags_manage, _P.tags_export, _P.audiences_read, _P.audiences_manage,
                    _P.audiences_export, _P.events_read, _P.sources_manage, _P.triggers_manage,
                    _P.plans_read, _P.plans_manage, _P.campaigns_read, _P.campaigns_manage, _P.elements_manage,
-                   _P.contacts_manage, _P.consents_manage}),
+                   _P.contacts_manage, _P.consents_manage, _P.channels_read, _P.channels_manage,
+                   _P.placements_manage, _P.evaluation_read, _P.evaluation_manage}),
     ),
     Role.branch_manager: RoleInfo(
         "分支行管理者", "Branch manager",
         frozenset({_P.customers_read, _P.orgs_read, _P.jobs_read, _P.tags_read, _P.audiences_read,
                    _P.audiences_manage, _P.audiences_export, _P.events_read, _P.plans_read,
-                   _P.approvals_decide, _P.campaigns_read, _P.consents_manage}),
+                   _P.approvals_decide, _P.campaigns_read, _P.consents_manage, _P.channels_read,
+                   _P.evaluation_read, _P.tasks_work}),
     ),
     Role.rm: RoleInfo(
         "客户经理", "Relationship manager",
-        frozenset({_P.customers_read, _P.orgs_read, _P.tags_read, _P.events_read, _P.consents_manage}),
+        frozenset({_P.customers_read, _P.orgs_read, _P.tags_read, _P.events_read, _P.consents_manage,
+                   _P.tasks_work}),
         assigned_customers_only=True,
     ),
     Role.approver: RoleInfo("会签人", "Approver",
@@ -81,7 +90,8 @@ ROLES: dict[Role, RoleInfo] = {
     Role.analyst: RoleInfo(
         "数据分析师", "Data analyst",
         frozenset({_P.customers_read, _P.orgs_read, _P.jobs_read, _P.tags_read, _P.tags_export,
-                   _P.audiences_read, _P.audiences_export, _P.events_read, _P.plans_read, _P.campaigns_read})
+                   _P.audiences_read, _P.audiences_export, _P.events_read, _P.plans_read, _P.campaigns_read,
+                   _P.channels_read, _P.evaluation_read})
     ),
 }
 

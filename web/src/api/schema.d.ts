@@ -3518,7 +3518,7 @@ export interface components {
         /** ConsentCreate */
         ConsentCreate: {
             /** Channel */
-            channel: ("app_push" | "sms" | "wechat" | "email" | "rm_task" | "sink") | "all";
+            channel: ("app_push" | "sms" | "in_app" | "wechat" | "wecom" | "outbound_call" | "email" | "rm_task" | "webhook" | "sink") | "all";
             /** Note */
             note?: string | null;
             /**
@@ -3646,7 +3646,7 @@ export interface components {
              * Channel
              * @description null = across all channels
              */
-            channel?: ("app_push" | "sms" | "wechat" | "email" | "rm_task" | "sink") | null;
+            channel?: ("app_push" | "sms" | "in_app" | "wechat" | "wecom" | "outbound_call" | "email" | "rm_task" | "webhook" | "sink") | null;
             /** Description */
             description?: string | null;
             /**
@@ -3753,7 +3753,7 @@ export interface components {
             /** Campaign Type */
             campaign_type?: ("marketing" | "service" | "care") | null;
             /** Channel */
-            channel?: ("app_push" | "sms" | "wechat" | "email" | "rm_task" | "sink") | null;
+            channel?: ("app_push" | "sms" | "in_app" | "wechat" | "wecom" | "outbound_call" | "email" | "rm_task" | "webhook" | "sink") | null;
             /** Description */
             description?: string | null;
             /** Enabled */
@@ -4064,7 +4064,7 @@ export interface components {
              */
             campaign_type: "marketing" | "service" | "care";
             /** Channels */
-            channels: ("app_push" | "sms" | "wechat" | "email" | "rm_task" | "sink")[];
+            channels: ("app_push" | "sms" | "in_app" | "wechat" | "wecom" | "outbound_call" | "email" | "rm_task" | "webhook" | "sink")[];
             /** Customer Nos */
             customer_nos: string[];
             /**
@@ -6832,7 +6832,7 @@ export interface components {
              * Channel
              * @description null = every channel
              */
-            channel?: ("app_push" | "sms" | "wechat" | "email" | "rm_task" | "sink") | null;
+            channel?: ("app_push" | "sms" | "in_app" | "wechat" | "wecom" | "outbound_call" | "email" | "rm_task" | "webhook" | "sink") | null;
             /** Description */
             description?: string | null;
             /**

@@ -66,7 +66,7 @@ export default function ConsentCard({ customerNo }: { customerNo: string }) {
         <Form form={form} layout="vertical" onFinish={(v) => save.mutate(v)}>
           <Space wrap>
             <Form.Item name="channel" label={t('contacts.channel')} rules={[{ required: true }]}>
-              <Select style={{ width: 160 }} options={['all', 'sms', 'app_push', 'wechat', 'email', 'rm_task'].map((c) => ({ value: c, label: channelName(c) }))} />
+              <Select style={{ width: 160 }} options={['all', 'sms', 'app_push', 'in_app', 'wechat', 'wecom', 'outbound_call', 'email', 'rm_task', 'webhook'].map((c) => ({ value: c, label: channelName(c) }))} />
             </Form.Item>
             <Form.Item name="status" label={t('contacts.status')} rules={[{ required: true }]}>
               <Select style={{ width: 120 }} options={(['withdrawn', 'granted'] as const).map((s) => ({ value: s, label: t(`contacts.statuses.${s}`) }))} data-testid="consent-status" />

@@ -16,7 +16,7 @@ type Config = Schemas['ConfigUpdate'];
 type Wave = Schemas['WaveRead'];
 
 const STEPS = ['info', 'mode', 'audience', 'benefit', 'channels', 'templates', 'success', 'cells', 'review'] as const;
-const CHANNELS = ['app_push', 'sms', 'wechat', 'email', 'rm_task', 'sink'] as const;
+const CHANNELS = ['app_push', 'sms', 'in_app', 'wechat', 'wecom', 'outbound_call', 'email', 'rm_task', 'webhook', 'sink'] as const;
 
 /** Problems of a 422 invalid_campaign_config, one line each, in the console's language. */
 function problemText(err: unknown, zh: boolean): string {

@@ -12,7 +12,7 @@ import { dayjs, formatDateTime } from '../lib/format';
 type Rule = Schemas['ContactRuleRead'];
 type Kind = Rule['kind'];
 type DecideResult = Schemas['DecideResult'];
-const CHANNELS = ['app_push', 'sms', 'wechat', 'email', 'rm_task'] as const;
+const CHANNELS = ['app_push', 'sms', 'in_app', 'wechat', 'wecom', 'outbound_call', 'email', 'rm_task', 'webhook'] as const;
 type Channel = (typeof CHANNELS)[number];
 
 interface RuleForm {

@@ -1151,7 +1151,7 @@ const en: Messages = {
     cells: { test: 'Test cell', main: 'Main', control: 'Control', global_holdout: 'Global holdout', filtered: 'Filtered' },
     outcomes: { allowed: 'Allowed', deferred: 'Deferred', skipped: 'Skipped' },
     outbox: { pending: 'Pending', sending: 'Sending', sent: 'Sent', delivered: 'Delivered', failed: 'Failed', cancelled: 'Cancelled' },
-    channels: { app_push: 'App push', sms: 'SMS', wechat: 'WeChat', email: 'E-mail', rm_task: 'RM task', sink: 'Sink (test)' },
+    channels: { in_app: 'In-app message', wecom: 'WeCom', outbound_call: 'Outbound call', webhook: 'Webhook', app_push: 'App push', sms: 'SMS', wechat: 'WeChat', email: 'E-mail', rm_task: 'RM task', sink: 'Sink (test)' },
     steps: { info: 'Information', mode: 'Mode & waves', audience: 'Audience', benefit: 'Benefit', channels: 'Channels & fallback', templates: 'Templates', success: 'Success', cells: 'Test & control', review: 'Preview & review' },
     fields: {
       campaignType: 'Campaign type', priority: 'Priority (1–9, higher wins)', expectedValue: 'Expected value per contact (yuan)', lifecycleStage: 'Lifecycle stage',
@@ -1202,7 +1202,7 @@ const en: Messages = {
     updatedAt: 'Updated',
     kinds: { coupon: 'Coupon', points: 'Points', cashback: 'Cash-back', gift: 'Gift' },
     grantStatus: { reserved: 'Reserved', granted: 'Granted', released: 'Released' },
-    channels: { app_push: 'App push', sms: 'SMS', wechat: 'WeChat', email: 'E-mail', rm_task: 'RM task' },
+    channels: { in_app: 'In-app message', wecom: 'WeCom', outbound_call: 'Outbound call', webhook: 'Webhook', app_push: 'App push', sms: 'SMS', wechat: 'WeChat', email: 'E-mail', rm_task: 'RM task' },
     purposes: { marketing: 'Marketing', service: 'Service' },
     ops: { eq: 'equals', neq: 'not equal', gt: 'greater than', gte: 'at least', lt: 'less than', lte: 'at most', in: 'one of', contains: 'contains' },
     benefits: {
@@ -1390,7 +1390,7 @@ const en: Messages = {
     deferUntil: 'Deferred until',
     detail: 'Detail',
     unknown: 'Not found or outside your scope',
-    channelNames: { app_push: 'App push', sms: 'SMS', wechat: 'WeChat', email: 'E-mail', rm_task: 'RM task', sink: 'Sink', all: 'All channels' },
+    channelNames: { in_app: 'In-app message', wecom: 'WeCom', outbound_call: 'Outbound call', webhook: 'Webhook', app_push: 'App push', sms: 'SMS', wechat: 'WeChat', email: 'E-mail', rm_task: 'RM task', sink: 'Sink', all: 'All channels' },
     listsTitle: 'Do-not-disturb and suppression lists',
     listsHint: 'The global do-not-disturb list applies to every channel and campaign; suppression lists may be limited to a channel or a campaign. Upload CSV / Excel with customer numbers in the first or the "customer_no" column.',
     addList: 'New list',

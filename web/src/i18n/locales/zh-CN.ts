@@ -1150,7 +1150,7 @@ const zhCN = {
     cells: { test: '试点组', main: '主体组', control: '对照组', global_holdout: '全局对照组', filtered: '已过滤' },
     outcomes: { allowed: '允许', deferred: '顺延', skipped: '跳过' },
     outbox: { pending: '待发送', sending: '发送中', sent: '已发送', delivered: '已送达', failed: '失败', cancelled: '已取消' },
-    channels: { app_push: 'App推送', sms: '短信', wechat: '微信', email: '邮件', rm_task: '客户经理任务', sink: '测试通道' },
+    channels: { in_app: '站内信', wecom: '企业微信', outbound_call: '外呼机器人', webhook: 'Webhook', app_push: 'App推送', sms: '短信', wechat: '微信', email: '邮件', rm_task: '客户经理任务', sink: '测试通道' },
     steps: { info: '活动信息', mode: '模式与波次', audience: '目标人群', benefit: '权益', channels: '渠道与兜底', templates: '话术模板', success: '成效定义', cells: '试点与对照', review: '预演与复核' },
     fields: {
       campaignType: '活动类型', priority: '优先级（1–9，越大越优先）', expectedValue: '单次接触预期价值（元）', lifecycleStage: '生命周期阶段',
@@ -1201,7 +1201,7 @@ const zhCN = {
     updatedAt: '更新时间',
     kinds: { coupon: '优惠券', points: '积分', cashback: '返现', gift: '礼品' },
     grantStatus: { reserved: '已预占', granted: '已发放', released: '已释放' },
-    channels: { app_push: 'App推送', sms: '短信', wechat: '微信', email: '邮件', rm_task: '客户经理任务' },
+    channels: { in_app: '站内信', wecom: '企业微信', outbound_call: '外呼机器人', webhook: 'Webhook', app_push: 'App推送', sms: '短信', wechat: '微信', email: '邮件', rm_task: '客户经理任务' },
     purposes: { marketing: '营销类', service: '服务类' },
     ops: { eq: '等于', neq: '不等于', gt: '大于', gte: '大于等于', lt: '小于', lte: '小于等于', in: '属于', contains: '包含' },
     benefits: {
@@ -1389,7 +1389,7 @@ const zhCN = {
     deferUntil: '顺延至',
     detail: '说明',
     unknown: '未找到或不在管辖范围',
-    channelNames: { app_push: 'App推送', sms: '短信', wechat: '微信', email: '邮件', rm_task: '客户经理任务', sink: '测试通道', all: '全部渠道' },
+    channelNames: { in_app: '站内信', wecom: '企业微信', outbound_call: '外呼机器人', webhook: 'Webhook', app_push: 'App推送', sms: '短信', wechat: '微信', email: '邮件', rm_task: '客户经理任务', sink: '测试通道', all: '全部渠道' },
     listsTitle: '免打扰与屏蔽名单',
     listsHint: '全局免打扰名单对所有渠道和活动生效；屏蔽名单可限定渠道或活动。上传 CSV / Excel，第一列或“客户号”列为客户号。',
     addList: '新建名单',
