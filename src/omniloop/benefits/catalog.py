@@ -57,10 +57,6 @@ def get_visible(*, session: Session, principal: Principal, benefit_id: int) -> B
     return benefit
 
 
-def _owner_path(session: Session, org_id: int) -> str:
-    return session.scalar(select(Org.path).where(Org.id == org_id)) or ""
-
-
 def get_editable(*, session: Session, principal: Principal, benefit_id: int) -> Benefit:
     benefit = get_visible(session=session, principal=principal, benefit_id=benefit_id)
     org_service.assert_owned_in_subtree(session, owner_org_id=benefit.owner_org_id, org_path=principal.org.path,
@@ -91,16 +87,6 @@ def reads(session: Session, principal: Principal, benefits: Sequence[Benefit], n
     return items
 
 
-def _check_owner(session: Session, principal: Principal, org_id: int | None) -> int:
-    if org_id is None:
-        return principal.org.id
-    path = _owner_path(session, org_id)
-    if not path or not path.startswith(principal.org.path):
-        raise ValidationFailed("所属机构不存在或不在您的管辖范围内", "Owner org not found or outside your scope",
-                               code="invalid_owner_org", details=[{"field": "owner_org_id"}])
-    return org_id
-
-
 def _code_taken(session: Session, code: str) -> None:
     if session.scalar(select(Benefit.id).where(func.lower(Benefit.code) == code.lower())) is not None:
         raise Conflict("权益编码已存在", "The benefit code is already used", code="benefit_code_taken",
@@ -111,7 +97,8 @@ def create(*, session: Session, principal: Principal, data: BenefitCreate) -> Be
     _code_taken(session, data.code)
     values = data.model_dump(exclude={"owner_org_id"})
     benefit = Benefit(**values, inventory_left=data.inventory_total, budget_used_fen=0, version=1,
-                      owner_org_id=_check_owner(session, principal, data.owner_org_id),
+                      owner_org_id=org_service.owner_org_for_create(session, requested=data.owner_org_id,
+                                                                        caller_org=principal.org),
                       created_by_id=principal.user.id)
     session.add(benefit)
     session.flush()

@@ -146,11 +146,7 @@ def create(*, session: Session, principal: Principal, data: MessageTemplateCreat
     if session.scalar(select(MessageTemplate.id).where(func.lower(MessageTemplate.code) == data.code.lower())):
         raise Conflict("模板编码已存在", "The template code is already used", code="template_code_taken",
                        details={"code": data.code})
-    owner = data.owner_org_id or principal.org.id
-    path = session.scalar(select(Org.path).where(Org.id == owner)) or ""
-    if not path.startswith(principal.org.path):
-        raise ValidationFailed("所属机构不存在或不在您的管辖范围内", "Owner org not found or outside your scope",
-                               code="invalid_owner_org", details=[{"field": "owner_org_id"}])
+    owner = org_service.owner_org_for_create(session, requested=data.owner_org_id, caller_org=principal.org)
     used = _checked(session, channel=data.channel, purpose=data.purpose, subject=data.subject, body=data.body,
                     fields=data.fields)
     template = MessageTemplate(code=data.code, name=data.name, channel=data.channel, purpose=data.purpose,

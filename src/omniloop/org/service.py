@@ -48,6 +48,18 @@ def assert_owned_in_subtree(session: Session, *, owner_org_id: int, org_path: st
                         f"This {what_en} belongs to a parent office; read-only for you", code=code)
 
 
+def owner_org_for_create(session: Session, *, requested: int | None, caller_org: Org) -> int:
+    """The owner org of a new catalog object: the requested org if it lies in the caller's subtree, else
+    422 ``invalid_owner_org``; the caller's own org when none is requested."""
+    if requested is None:
+        return caller_org.id
+    path = session.scalar(select(Org.path).where(Org.id == requested)) or ""
+    if not path or not path.startswith(caller_org.path):
+        raise ValidationFailed("所属机构不存在或不在您的管辖范围内", "Owner org not found or outside your scope",
+                               code="invalid_owner_org", details=[{"field": "owner_org_id"}])
+    return requested
+
+
 def in_subtree(org: Org, root: Org) -> bool:
     return org.path.startswith(root.path)
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from omniloop.audiences.engine import visible_org_condition
 from omniloop.campaigns.models import Campaign
 from omniloop.core import audit
-from omniloop.core.errors import Conflict, NotFound, ValidationFailed
+from omniloop.core.errors import Conflict, NotFound
 from omniloop.customers import service as customer_service
 from omniloop.events.models import Event
 from omniloop.org import service as org_service
@@ -80,11 +80,7 @@ def _filters(raw) -> list[dict]:
 
 
 def create(*, session: Session, principal: Principal, data: SuccessRuleCreate) -> SuccessRule:
-    owner = data.owner_org_id or principal.org.id
-    path = session.scalar(select(Org.path).where(Org.id == owner)) or ""
-    if not path.startswith(principal.org.path):
-        raise ValidationFailed("所属机构不存在或不在您的管辖范围内", "Owner org not found or outside your scope",
-                               code="invalid_owner_org", details=[{"field": "owner_org_id"}])
+    owner = org_service.owner_org_for_create(session, requested=data.owner_org_id, caller_org=principal.org)
     rule = SuccessRule(name=data.name, event_name=data.event_name, property_filter=_filters(data.property_filter),
                        window_days=data.window_days, value_property=data.value_property or None,
                        description=data.description, owner_org_id=owner, created_by_id=principal.user.id)
