@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -43,11 +43,11 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 current_ip: ContextVar[str | None] = ContextVar("current_ip", default=None)
 
 # Secrets never go into the audit trail.
-_REDACTED = {"password_hash", "token_hash", "password"}
+_REDACTED = {"password_hash", "token_hash", "password", "secrets_encrypted"}
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
