@@ -63,6 +63,10 @@ def test_validate_reports_problems_with_positions_and_features(client, tag_bank)
         "code": "lifecycle_status", "source": "rule", "value_type": "enum",
         "definition": {"cases": [{"value": "dormant", "rule": "lifecycle_stage = 'grow'"}]}})
     assert [p["kind"] for p in lifecycle.json()["problems"]] == ["lifecycle_reference"]
+    no_trigger = client.post("/api/tags/validate", headers=headers, json={
+        "source": "event", "value_type": "boolean", "definition": {"trigger_id": 987_654, "within_days": 7}})
+    assert [(p["path"], p["kind"]) for p in no_trigger.json()["problems"]] == [("definition.trigger_id",
+                                                                               "unknown_trigger")]
 
 
 def test_create_patch_archive_with_audit_and_permissions(client, tag_bank, db):

@@ -68,8 +68,13 @@ def test_fired_within_n_days_and_firing_count_buckets(tag_bank, db, factory):
 
 def test_a_missing_trigger_fails_only_its_tag(tag_bank, db, factory):
     bank, home = tag_bank.bank, tag_bank.home
-    make_tag(db, bank, code="gone", source="event", category="event", definition={"trigger_id": 999_999,
+    doomed = Trigger(name="已删除", kind="event", definition={"event": "登录"}, status="active", owner_org_id=bank.head.id)
+    db.add(doomed)
+    db.commit()
+    make_tag(db, bank, code="gone", source="event", category="event", definition={"trigger_id": doomed.id,
                                                                                    "within_days": 7})
+    db.delete(doomed)  # deleted after the tag was saved (saving checks that the trigger exists)
+    db.commit()
     make_tag(db, bank, code="senior", definition={"rule": "age >= 60"})
     outcome = run(factory, home)
     assert outcome.status == "partial"

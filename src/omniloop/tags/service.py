@@ -138,8 +138,13 @@ def _check(session: Session, *, source: str, value_type: str, definition: Any, c
             return False
         return True
 
+    def trigger_exists(trigger_id: int) -> bool:
+        from omniloop.triggers.models import Trigger
+
+        return session.get(Trigger, trigger_id) is not None
+
     return defs.check_definition(source=source, value_type=value_type, definition=definition, code=code,
-                                 list_exists=list_exists)
+                                 list_exists=list_exists, trigger_exists=trigger_exists)
 
 
 def _check_schedule(schedule: str | None) -> list[defs.Problem]:
